@@ -1,0 +1,1 @@
+"""The Ray job: actors, exactly-once Parquet shards, CLI and submission."""

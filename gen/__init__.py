@@ -1,0 +1,1 @@
+"""Identity models: import, sampling, appearance and expressions."""

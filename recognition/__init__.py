@@ -1,0 +1,1 @@
+"""Backbones, ArcFace, data readers, training (Ray Train) and verification."""

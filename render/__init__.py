@@ -1,0 +1,1 @@
+"""Scene randomization, pyrender via EGL, landmarks and ArcFace alignment."""
