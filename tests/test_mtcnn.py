@@ -120,6 +120,12 @@ def test_no_face_in_blank_or_noise(judge, kind, size):
     assert judge.best_face(img) is None
 
 
+def test_detect_restores_torch_thread_setting(judge, astronaut):
+    before = torch.get_num_threads()
+    judge.detect(astronaut[:128, :128])
+    assert torch.get_num_threads() == before
+
+
 def test_bad_inputs_raise(judge):
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         judge.detect(np.zeros((64, 64), np.uint8))
@@ -129,6 +135,8 @@ def test_bad_inputs_raise(judge):
         MTCNNJudge(min_face_size=5)
     with pytest.raises(ValueError, match="thresholds"):
         MTCNNJudge(thresholds=(0.6, 0.7))
+    with pytest.raises(ValueError, match="threads"):
+        MTCNNJudge(threads=0)
 
 
 # ---- comparison with facenet-pytorch's own MTCNN ------------------------------------------------
@@ -184,7 +192,12 @@ def reference_mtcnn(monkeypatch):
 def test_matches_facenet_pytorch_reference(reference_mtcnn, astronaut):
     mine = MTCNNJudge(min_face_size=20, border=0.0)  # the reference does not pad
     for img in (astronaut, np.ascontiguousarray(astronaut[:, ::-1])):
-        boxes, probs, points = reference_mtcnn.detect(img, landmarks=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the tiny nets thrash with 2 threads on a busy box
+        try:
+            boxes, probs, points = reference_mtcnn.detect(img, landmarks=True)
+        finally:
+            torch.set_num_threads(threads)
         found = mine.detect(img)
         assert len(found) == len(boxes) == 1
         ref_box = np.asarray(boxes[0], float)
