@@ -1,0 +1,1 @@
+"""Training data readers (Parquet shards, insightface RecordIO, image folders) and their mixing."""

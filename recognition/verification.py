@@ -1,0 +1,162 @@
+"""Face verification benchmarks: insightface .bin files, 10-fold accuracy, TAR@FAR and ROC.
+
+A .bin is a pickle of (list of encoded images, list of issame), two images per pair.
+It is read with an unpickler that resolves no globals, so only bytes, lists, tuples, bools
+(and other built-in literals) can come out of it and no code can run.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gen.errors import FacesynthError
+
+N_FOLDS = 10
+# insightface's threshold grid on squared L2 distance of unit embeddings (verification.py).
+THRESHOLDS = np.arange(0, 4, 0.01)
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):  # every code path that could call code needs a global
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refusing persistent ids")
+
+
+def read_bin(path: str | Path) -> tuple[list[bytes], np.ndarray]:
+    """Images (2 per pair) and the boolean issame array of an insightface verification .bin."""
+    path = Path(path)
+    if not path.is_file():
+        raise FacesynthError(f"{path}: verification .bin not found; pass lfw.bin, cfp_fp.bin, agedb_30.bin, ...")
+    try:
+        with open(path, "rb") as f:
+            # encoding='bytes' is how insightface reads its Python 2 pickles.
+            obj = _NoGlobalsUnpickler(f, encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        raise FacesynthError(f"{path}: refused: {e}; a verification .bin may hold only bytes, lists and bools") from None
+    except Exception as e:  # noqa: BLE001 - truncated or non-pickle input
+        raise FacesynthError(f"{path}: not a verification .bin ({type(e).__name__}: {e})") from None
+    if not (isinstance(obj, (tuple, list)) and len(obj) == 2):
+        raise FacesynthError(f"{path}: expected a pickle of (images, issame); got {type(obj).__name__}")
+    images, issame = obj
+    if not isinstance(images, (list, tuple)) or not all(isinstance(b, (bytes, bytearray)) for b in images):
+        raise FacesynthError(f"{path}: the first element must be a list of encoded images (bytes)")
+    if not isinstance(issame, (list, tuple)) or not all(isinstance(s, bool) for s in issame):
+        raise FacesynthError(f"{path}: the second element must be a list of bools (issame)")
+    if len(images) != 2 * len(issame) or not issame:
+        raise FacesynthError(f"{path}: {len(images)} images for {len(issame)} pairs; need exactly 2 per pair")
+    return [bytes(b) for b in images], np.asarray(issame, dtype=bool)
+
+
+def write_bin(path: str | Path, images: list[bytes], issame: list[bool]) -> Path:
+    """Write a .bin the way insightface does (plain pickle of two lists), atomically."""
+    if len(images) != 2 * len(issame):
+        raise ValueError("need exactly two images per pair")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        # Protocol 4: readable by every Python 3 insightface loader (pickle.load(f, encoding='bytes')).
+        pickle.dump(([bytes(b) for b in images], [bool(s) for s in issame]), f, protocol=4)
+    os.replace(tmp, path)
+    return path
+
+
+def folds(n: int, k: int = N_FOLDS) -> list[np.ndarray]:
+    """Contiguous folds as sklearn's KFold(shuffle=False), which insightface uses."""
+    return np.array_split(np.arange(n), k)
+
+
+@dataclass
+class VerificationResult:
+    accuracy_mean: float
+    accuracy_std: float
+    fold_accuracies: list[float]
+    thresholds: list[float]
+    tar_at_far: dict[str, float | None]
+    roc_fpr: list[float]
+    roc_tpr: list[float]
+    auc: float
+    n_pairs: int
+    far_resolution: float | None  # 1 / negative pairs: the smallest FAR this set can measure
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def pair_scores(embeddings: np.ndarray) -> np.ndarray:
+    """Cosine similarity of rows 2i and 2i+1 (embeddings are normalised here)."""
+    e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True).clip(1e-12)
+    return np.sum(e[0::2] * e[1::2], axis=1)
+
+
+def ten_fold_accuracy(dist: np.ndarray, issame: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per fold: pick the threshold that is best on the other 9 folds, score it on this one."""
+    accs, ths = [], []
+    pred = dist[None, :] < THRESHOLDS[:, None]  # (thresholds, pairs)
+    correct = pred == issame[None, :]
+    for test in folds(len(dist)):
+        train = np.setdiff1d(np.arange(len(dist)), test)
+        best = int(np.argmax(correct[:, train].mean(axis=1)))
+        ths.append(float(THRESHOLDS[best]))
+        accs.append(float(correct[best, test].mean()))
+    return accs, ths
+
+
+def roc(scores: np.ndarray, issame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) accepting pairs with score >= threshold, from strict to lenient."""
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], issame[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tp, fp = np.cumsum(y)[distinct], np.cumsum(~y)[distinct]
+    tpr = np.r_[0.0, tp / max(1, y.sum())]
+    fpr = np.r_[0.0, fp / max(1, (~y).sum())]
+    return fpr, tpr, np.r_[np.inf, s[distinct]]
+
+
+def tar_at_far(scores: np.ndarray, issame: np.ndarray, far: float) -> float | None:
+    """Highest TAR whose FAR <= far (None without negative pairs). With fewer than 1/far
+    negatives this is the TAR at zero false accepts; `far_resolution` in the result says so."""
+    if not (~issame).any():
+        return None
+    fpr, tpr, _ = roc(scores, issame)
+    return float(tpr[fpr <= far + 1e-12].max())
+
+
+def evaluate(embeddings: np.ndarray, issame: np.ndarray, fars=(1e-3,)) -> VerificationResult:
+    """insightface-style evaluation of flip-summed embeddings (rows 2i, 2i+1 form pair i)."""
+    scores = pair_scores(embeddings)
+    dist = 2.0 - 2.0 * scores  # squared L2 distance of unit vectors
+    accs, ths = ten_fold_accuracy(dist, issame)
+    fpr, tpr, _ = roc(scores, issame)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
+    return VerificationResult(
+        accuracy_mean=float(np.mean(accs)), accuracy_std=float(np.std(accs)),
+        fold_accuracies=accs, thresholds=ths,
+        tar_at_far={f"{f:g}": tar_at_far(scores, issame, f) for f in fars},
+        roc_fpr=fpr[keep].tolist(), roc_tpr=tpr[keep].tolist(),
+        auc=float(np.trapezoid(tpr, fpr)), n_pairs=int(len(issame)),
+        far_resolution=1.0 / n_neg if (n_neg := int((~issame).sum())) else None)
+
+
+def pair_angles(embeddings: np.ndarray) -> np.ndarray:
+    """Angle in degrees between the two embeddings of each pair."""
+    return np.degrees(np.arccos(np.clip(pair_scores(embeddings), -1.0, 1.0)))
+
+
+def decode_images(images: list[bytes], size: int) -> np.ndarray:
+    """Encoded images -> (N, size, size, 3) uint8 RGB."""
+    from recognition.data.mixed import decode
+    out = np.empty((len(images), size, size, 3), np.uint8)
+    for i, b in enumerate(images):
+        try:
+            out[i] = decode(b, size)
+        except ValueError:
+            raise FacesynthError(f"image {i} of the verification set is not decodable") from None
+    return out
+
