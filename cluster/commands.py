@@ -1,5 +1,38 @@
-"""Subcommands of this stage (registered through the facesynth.commands entry point)."""
+"""`facesynth generate | inspect | submit` (registered through the facesynth.commands entry point)."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
 
 
-def register(sub) -> None:
-    """Add this stage's subparsers to `sub`."""
+def _generate(args) -> int:
+    from cluster.config import load_job_config
+    from cluster.job import format_summary, generate
+
+    cfg = load_job_config(args.config)  # a malformed config fails here, before Ray starts
+
+    def _term(signum, frame):  # SIGTERM (pre-emption, `kill`): stop like Ctrl-C, keep commits
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _term)
+    summary = generate(cfg, args.out, workers=args.workers, address=args.address,
+                       progress=not args.no_progress)
+    print(format_summary(summary))
+    if args.json:
+        print(json.dumps(summary))
+    return 0 if summary["complete"] else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="render a dataset into Parquet shards on Ray (resumable)",
+                       description="Render CONFIG's identities x images into Parquet shards under OUT. "
+                       "Rerun the same command to resume after a crash or Ctrl-C.")
+    p.add_argument("--config", required=True, help="job YAML (see configs/default.yaml)")
+    p.add_argument("--out", required=True, help="dataset folder, s3://bucket/prefix or gs://bucket/prefix")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join: auto, HOST:PORT or ray://HOST:10001 (default: start Ray locally)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="number of render actors (default: as many as the resources allow)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    p.set_defaults(func=_generate)

@@ -1,0 +1,139 @@
+"""The job's config: what to generate (gen + render), how to write it, how to spread it on Ray.
+
+A dataset is the grid identities x images_per_identity. It is cut into *units* of
+`unit_identities` consecutive identities; each unit becomes one Parquet shard
+`part-u<unit>.parquet`. The unit is the grain of work, of retry and of resume.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gen.config import GenConfig
+from gen.yamlconfig import load_yaml_model, parse_model
+from render.config import RenderConfig
+
+
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shard_target_mb: float = Field(
+        256.0, ge=1, le=4096,
+        description="Size a shard aims at (MB). Used to pick ray.unit_identities when that is 0. "
+                    "128-512 MB suits Parquet readers on object stores.")
+    row_group_rows: int = Field(
+        2000, ge=64, le=100_000,
+        description="Rows per Parquet row group: the unit of reading and of the writer's memory.")
+    compression: str = Field(
+        "zstd", pattern="^(zstd|snappy|gzip|none)$",
+        description="Codec for the metadata columns. Image columns are already JPEG/PNG, "
+                    "so they are stored uncompressed.")
+
+
+class RayConfig(BaseModel):
+    """How actors are placed. None of these change the bytes written, so they are left out of
+    the config hash: a run can be resumed on a different cluster with different resources."""
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus_per_actor: float = Field(1.0, gt=0, description="CPUs reserved by each render actor.")
+    num_gpus_per_actor: float = Field(
+        0.0, ge=0, description="GPUs per render actor; a fraction (e.g. 0.25) packs several actors on one GPU.")
+    unit_identities: int = Field(
+        0, ge=0,
+        description="Identities per work unit (= per shard). 0 picks it from output.shard_target_mb. "
+                    "Parallelism is at most the number of units: lower it for more actors than units. "
+                    "Changes the shard layout, so it is part of the config hash.")
+    max_restarts: int = Field(3, ge=0, description="Times Ray restarts a dead actor (pre-emption, crash).")
+    max_task_retries: int = Field(
+        3, ge=0, description="Times one unit is retried after its actor died or it raised, before the job fails.")
+
+
+class JobConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, ge=0, description="Dataset seed; image j of identity i depends only on (seed, i, j, config).")
+    identities: int = Field(..., ge=1, le=100_000_000, description="Number of identities.")
+    identity_start: int = Field(0, ge=0, description="Index of the first identity (to extend a dataset in a second folder).")
+    images_per_identity: int = Field(..., ge=1, le=100_000, description="Images rendered per identity.")
+    gen: GenConfig = Field(default_factory=GenConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+    @property
+    def total_images(self) -> int:
+        return self.identities * self.images_per_identity
+
+
+def load_job_config(path: str | Path) -> JobConfig:
+    return load_yaml_model(JobConfig, path)
+
+
+def parse_job_config(data: dict, source: str = "config") -> JobConfig:
+    return parse_model(JobConfig, data, source)
+
+
+def image_format(cfg: JobConfig) -> str:
+    """'jpeg' or 'png': the encoding of the image column."""
+    r = cfg.render
+    for key in ("format", "image_format", "encoding"):
+        v = getattr(r, key, None)
+        if isinstance(v, str):
+            return v.lower()
+        if v is not None and isinstance(getattr(v, "format", None), str):
+            return v.format.lower()
+    return "jpeg"
+
+
+def keeps_full_frame(cfg: JobConfig) -> bool:
+    return bool(getattr(cfg.render, "keep_full_frame", False))
+
+
+def estimated_bytes_per_image(cfg: JobConfig) -> float:
+    """A rough size of one row, to size units from the shard target. Measured on 112x112
+    renders: JPEG q95 about 5 KB, PNG about 25 KB; a full frame adds ~10x that."""
+    per = 25_000.0 if image_format(cfg) == "png" else 5_000.0
+    if keeps_full_frame(cfg):
+        per *= 11
+    return per + 1_000.0  # landmarks, expression and other metadata columns
+
+
+def unit_identities(cfg: JobConfig) -> int:
+    if cfg.ray.unit_identities:
+        return min(cfg.ray.unit_identities, cfg.identities)
+    per_identity = cfg.images_per_identity * estimated_bytes_per_image(cfg)
+    k = int(cfg.output.shard_target_mb * 1e6 // per_identity)
+    return max(1, min(k, cfg.identities))
+
+
+def n_units(cfg: JobConfig) -> int:
+    return math.ceil(cfg.identities / unit_identities(cfg))
+
+
+def unit_range(cfg: JobConfig, unit: int) -> tuple[int, int]:
+    """[first, end) identity indices of `unit`."""
+    k = unit_identities(cfg)
+    first = cfg.identity_start + unit * k
+    return first, min(first + k, cfg.identity_start + cfg.identities)
+
+
+def shard_name(cfg: JobConfig, unit: int) -> str:
+    width = max(5, len(str(n_units(cfg) - 1)))
+    return f"part-u{unit:0{width}d}.parquet"
+
+
+def hashed_fields(cfg: JobConfig) -> dict:
+    """Everything that changes the bytes or the shard layout; Ray placement is left out."""
+    d = cfg.model_dump(mode="json")
+    d.pop("ray")
+    d["unit_identities"] = unit_identities(cfg)
+    return d
+
+
+def config_hash(cfg: JobConfig) -> str:
+    canon = json.dumps(hashed_fields(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()
