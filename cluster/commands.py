@@ -23,6 +23,19 @@ def _generate(args) -> int:
     return 0 if summary["complete"] else 1
 
 
+def _inspect(args) -> int:
+    from cluster.report import format_stats, inspect
+    print(format_stats(inspect(args.out, args.report)))
+    return 0
+
+
+def _submit(args) -> int:
+    from cluster.submit import submit
+    job_id, status = submit(args.job, args.address, wait=not args.no_wait)
+    print(f"job {job_id}: {status}")
+    return 0 if status in ("SUCCEEDED", "PENDING", "RUNNING") else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="render a dataset into Parquet shards on Ray (resumable)",
                        description="Render CONFIG's identities x images into Parquet shards under OUT. "
@@ -36,3 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("inspect", help="dataset statistics, contact sheet and pose/expression histograms")
+    p.add_argument("out", help="dataset folder or URI (as given to generate --out)")
+    p.add_argument("--report", default=None,
+                   help="folder for the PNGs and stats.json (default: OUT/_inspect, or ./facesynth-inspect for s3/gs)")
+    p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("submit", help="run a job file (ray_job.yaml) on a Ray cluster via the Jobs API")
+    p.add_argument("job", help="job file: entrypoint, runtime_env, resources (see ray_job.yaml)")
+    p.add_argument("--address", required=True, help="Jobs API of the head node, http://HEAD:8265")
+    p.add_argument("--no-wait", action="store_true", help="return after submitting instead of streaming the logs")
+    p.set_defaults(func=_submit)

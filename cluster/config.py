@@ -78,28 +78,23 @@ def parse_job_config(data: dict, source: str = "config") -> JobConfig:
 
 
 def image_format(cfg: JobConfig) -> str:
-    """'jpeg' or 'png': the encoding of the image column."""
-    r = cfg.render
-    for key in ("format", "image_format", "encoding"):
-        v = getattr(r, key, None)
-        if isinstance(v, str):
-            return v.lower()
-        if v is not None and isinstance(getattr(v, "format", None), str):
-            return v.format.lower()
-    return "jpeg"
+    """'jpeg' or 'png': the encoding of the image column (render.output.format)."""
+    return cfg.render.output.format
 
 
 def keeps_full_frame(cfg: JobConfig) -> bool:
-    return bool(getattr(cfg.render, "keep_full_frame", False))
+    return bool(cfg.render.output.keep_full_frame)
 
 
 def estimated_bytes_per_image(cfg: JobConfig) -> float:
-    """A rough size of one row, to size units from the shard target. Measured on 112x112
-    renders: JPEG q95 about 5 KB, PNG about 25 KB; a full frame adds ~10x that."""
-    per = 25_000.0 if image_format(cfg) == "png" else 5_000.0
-    if keeps_full_frame(cfg):
-        per *= 11
-    return per + 1_000.0  # landmarks, expression and other metadata columns
+    """A rough size of one row, only used to size units from the shard target. Measured on
+    112x112 renders: JPEG q95 about 5 KB, PNG about 25 KB; both grow with the pixel count."""
+    o = cfg.render.output
+    per_px = (25_000.0 if o.format == "png" else 5_000.0) / (112 * 112)
+    size = per_px * o.image_size ** 2
+    if o.keep_full_frame:
+        size += per_px * o.frame_size ** 2
+    return size + 1_000.0  # landmarks, expression and the other metadata columns
 
 
 def unit_identities(cfg: JobConfig) -> int:

@@ -176,6 +176,10 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
     check_address(address)
     o = storage.resolve(out)
     manifest, notes = prepare_out(o, cfg)
+    if address is None:
+        # Import the model once here (a clear error now, and no actors racing to import it).
+        from gen.facemodel import load_model
+        load_model(cfg.gen.model)
     total_units = n_units(cfg)
     pending = deque(u for u in range(total_units) if str(u) not in manifest["committed"])
     summary = {"out": out, "identities": cfg.identities, "images": cfg.total_images,
@@ -281,6 +285,7 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
                 el = time.perf_counter() - t_work
                 if el > 0:
                     bar.set_postfix_str(f"{images_now / el:.1f} img/s", refresh=False)
+        storage.clear_tmp(o)  # partial shards of actors that died mid-unit
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,141 @@
+"""`facesynth inspect OUT`: dataset statistics, a contact sheet and pose/expression histograms."""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+
+from cluster.dataset import Dataset, open_dataset
+
+SHEET_IDS = 8  # contact sheet: up to 8 identities (rows) x 8 images (columns)
+SHEET_IMAGES = 8
+
+
+def stats(ds: Dataset) -> dict:
+    cols = ["identity", "image_index", "yaw", "pitch", "roll", "background", "expression"]
+    t = ds.read(columns=cols)
+    ident = t["identity"].to_numpy()
+    per_id = np.unique(ident, return_counts=True)[1] if len(ident) else np.zeros(0, int)
+    pairs = ident.astype(np.int64) * (1 << 32) + t["image_index"].to_numpy().astype(np.int64)
+    m = ds.manifest
+
+    def rng(name):
+        a = t[name].to_numpy()
+        return {"min": float(a.min()), "mean": float(a.mean()), "max": float(a.max()),
+                "std": float(a.std())} if len(a) else {}
+
+    bg = pc.value_counts(t["background"]).to_pylist() if len(t) else []
+    return {
+        "uri": ds.out.uri, "complete": ds.complete, "schema_version": m["schema_version"],
+        "config_hash": m["config_hash"], "image_format": m.get("image_format"),
+        "shards": len(m["committed"]), "units": m["layout"]["units"], "bytes": ds.bytes,
+        "rows": t.num_rows, "identities": int(len(per_id)),
+        "images_per_identity": {"min": int(per_id.min()), "max": int(per_id.max())} if len(per_id) else {},
+        "duplicates": int(len(pairs) - len(np.unique(pairs))),
+        "yaw": rng("yaw"), "pitch": rng("pitch"), "roll": rng("roll"),
+        "background": {d["values"]: int(d["counts"]) for d in bg},
+        "expression_mean": float(np.asarray(t["expression"].combine_chunks().flatten()).mean()) if len(t) else 0.0,
+    }
+
+
+def contact_sheet(ds: Dataset, path: Path) -> Path:
+    from PIL import Image
+
+    m = ds.manifest
+    first = m["layout"]["identity_start"]
+    filt = (pc.field("identity") < first + SHEET_IDS) & (pc.field("image_index") < SHEET_IMAGES)
+    t = ds.arrow().to_table(columns=["image", "identity", "image_index"], filter=filt)
+    tiles = {(int(i), int(j)): b for b, i, j in zip(t["image"].to_pylist(), t["identity"].to_pylist(),
+                                                    t["image_index"].to_pylist())}
+    ids = sorted({i for i, _ in tiles})
+    cols = max([j for _, j in tiles], default=0) + 1
+    size = None
+    sheet = None
+    for r, i in enumerate(ids):
+        for j in range(cols):
+            if (i, j) not in tiles:
+                continue
+            im = Image.open(io.BytesIO(tiles[(i, j)])).convert("RGB")
+            if sheet is None:
+                size = im.size
+                sheet = Image.new("RGB", (cols * size[0], max(1, len(ids)) * size[1]), (255, 255, 255))
+            sheet.paste(im.resize(size), (j * size[0], r * size[1]))
+    if sheet is None:
+        sheet = Image.new("RGB", (112, 112), (255, 255, 255))
+    sheet.save(path)
+    return path
+
+
+def histograms(ds: Dataset, pose_path: Path, expr_path: Path) -> tuple[Path, Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = ds.read(columns=["yaw", "pitch", "roll", "expression"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, name in zip(axes, ("yaw", "pitch", "roll")):
+        ax.hist(t[name].to_numpy(), bins=36, color="#4477aa")
+        ax.set_xlabel(f"{name} (deg)")
+    axes[0].set_ylabel("images")
+    fig.suptitle(f"head pose, {t.num_rows} images")
+    fig.tight_layout()
+    fig.savefig(pose_path, dpi=90)
+    plt.close(fig)
+
+    names = json.loads(ds.arrow().schema.metadata.get(b"facesynth.expression_names", b"[]"))
+    e = np.asarray(t["expression"].combine_chunks().flatten()).reshape(t.num_rows, -1) if t.num_rows else np.zeros((0, 1))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 3]})
+    a1.hist(e.max(axis=1) if len(e) else [], bins=20, color="#aa7744")
+    a1.set_xlabel("strongest blendshape weight per image")
+    a1.set_ylabel("images")
+    a2.bar(np.arange(e.shape[1]), e.mean(axis=0) if len(e) else np.zeros(e.shape[1]), color="#aa7744")
+    a2.set_xticks(np.arange(e.shape[1]))
+    a2.set_xticklabels(names if len(names) == e.shape[1] else [str(k) for k in range(e.shape[1])],
+                       rotation=90, fontsize=6)
+    a2.set_ylabel("mean weight")
+    fig.suptitle("expression (ARKit blendshape weights)")
+    fig.tight_layout()
+    fig.savefig(expr_path, dpi=90)
+    plt.close(fig)
+    return pose_path, expr_path
+
+
+def inspect(uri: str, report: str | None = None) -> dict:
+    ds = open_dataset(uri)
+    if report is None:
+        report = os.path.join(ds.out.root, "_inspect") if ds.out.is_local else "facesynth-inspect"
+    rdir = Path(report)
+    rdir.mkdir(parents=True, exist_ok=True)
+    s = stats(ds)
+    s["contact_sheet"] = str(contact_sheet(ds, rdir / "contact_sheet.png"))
+    pose, expr = histograms(ds, rdir / "pose_hist.png", rdir / "expression_hist.png")
+    s["pose_hist"], s["expression_hist"] = str(pose), str(expr)
+    tmp = rdir / "stats.json.partial"
+    tmp.write_text(json.dumps(s, indent=1))
+    os.replace(tmp, rdir / "stats.json")
+    s["stats_json"] = str(rdir / "stats.json")
+    return s
+
+
+def format_stats(s: dict) -> str:
+    def r(d):
+        return f"{d['min']:.1f} .. {d['max']:.1f} (mean {d['mean']:.1f}, std {d['std']:.1f})" if d else "-"
+    ipi = s["images_per_identity"]
+    lines = [
+        f"{s['uri']}: {'complete' if s['complete'] else 'INCOMPLETE'}, schema v{s['schema_version']}, "
+        f"config {s['config_hash'][:12]}",
+        f"  rows {s['rows']}, identities {s['identities']} "
+        f"({ipi.get('min', 0)}..{ipi.get('max', 0)} images each), duplicates {s['duplicates']}",
+        f"  shards {s['shards']}/{s['units']}, {s['bytes'] / 1e6:.1f} MB, images {s['image_format']}",
+        f"  yaw {r(s['yaw'])}", f"  pitch {r(s['pitch'])}", f"  roll {r(s['roll'])}",
+        "  background " + ", ".join(f"{k}: {v}" for k, v in sorted(s["background"].items())),
+        f"contact sheet: {s['contact_sheet']}",
+        f"histograms: {s['pose_hist']} {s['expression_hist']}",
+        f"stats: {s['stats_json']}",
+    ]
+    return "\n".join(lines)
+

@@ -1,0 +1,98 @@
+"""`facesynth submit JOB.yaml --address http://HEAD:8265`: run a job on a Ray cluster through
+the Ray Jobs API and stream its logs until it ends (see ray_job.yaml at the repo root)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gen.errors import FacesynthError
+from gen.yamlconfig import load_yaml_model
+
+
+class JobSpec(BaseModel):
+    """The fields of JobSubmissionClient.submit_job that a job file may set."""
+    model_config = ConfigDict(extra="forbid")
+
+    entrypoint: str = Field(..., min_length=1, description="shell command run on the head node, in working_dir")
+    runtime_env: dict[str, Any] = Field(default_factory=dict,
+                                        description="Ray runtime_env: working_dir, excludes, pip or uv, env_vars")
+    entrypoint_num_cpus: float = Field(0, ge=0, description="CPUs reserved for the driver")
+    entrypoint_num_gpus: float = Field(0, ge=0, description="GPUs reserved for the driver")
+    entrypoint_memory: int = Field(0, ge=0, description="memory (bytes) reserved for the driver")
+    submission_id: str | None = Field(None, description="fixed job id (unique per cluster); None picks one")
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("runtime_env")
+    @classmethod
+    def _env(cls, v):
+        if "pip" in v and "uv" in v:
+            raise ValueError("give either pip or uv, not both")
+        return v
+
+
+def load_job_spec(path: str | Path) -> JobSpec:
+    spec = load_yaml_model(JobSpec, path)
+    env = dict(spec.runtime_env)
+    wd = env.get("working_dir")
+    if isinstance(wd, str) and "://" not in wd:  # relative to the job file, as a user reads it
+        p = (Path(path).resolve().parent / wd).resolve()
+        if not p.is_dir():
+            raise FacesynthError(f"{path}: runtime_env.working_dir {wd!r} is not a folder ({p})")
+        env["working_dir"] = str(p)
+    return spec.model_copy(update={"runtime_env": env})
+
+
+def _auth_headers() -> dict[str, str]:
+    """Ray's token auth: send the cluster token where one is configured on this machine."""
+    tok = os.environ.get("RAY_AUTH_TOKEN")
+    if not tok:
+        p = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+        tok = p.read_text().strip() if p.is_file() else None
+    return {"Authorization": f"Bearer {tok}"} if tok else {}
+
+
+def _client(address: str):
+    from ray.job_submission import JobSubmissionClient
+    if not address.startswith(("http://", "https://")):
+        raise FacesynthError(f"--address {address}: the Jobs API address is http://HEAD:8265 (the dashboard port)")
+    try:
+        return JobSubmissionClient(address, headers=_auth_headers())
+    except Exception as e:
+        line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise FacesynthError(f"--address {address}: cannot reach the Ray Jobs API ({line}); "
+                             "start the head with `ray start --head` (dashboard included) or fix the address") from None
+
+
+async def _stream(client, job_id: str, out) -> None:
+    async for chunk in client.tail_job_logs(job_id):
+        out.write(chunk)
+        out.flush()
+
+
+def submit(path: str, address: str, wait: bool = True, out=sys.stdout) -> tuple[str, str]:
+    """Submit the job file; with wait, stream the logs and return (job id, final status)."""
+    spec = load_job_spec(path)
+    client = _client(address)
+    kw = spec.model_dump(exclude_none=True)
+    kw = {k: v for k, v in kw.items() if v not in (0, {}, None) or k == "entrypoint"}
+    job_id = client.submit_job(**kw)
+    print(f"facesynth: submitted job {job_id} to {address}", file=sys.stderr)
+    if not wait:
+        return job_id, str(client.get_job_status(job_id))
+    try:
+        asyncio.run(_stream(client, job_id, out))
+        status = client.get_job_status(job_id)
+        while not status.is_terminal():  # the log stream can end a moment before the status flips
+            time.sleep(0.5)
+            status = client.get_job_status(job_id)
+    except KeyboardInterrupt:
+        print(f"facesynth: stopped following; job {job_id} keeps running "
+              f"(stop it with `ray job stop {job_id} --address {address}`)", file=sys.stderr)
+        raise
+    return job_id, str(status.value if hasattr(status, "value") else status)
