@@ -1,0 +1,239 @@
+"""Configuration of the gen stage: which model, how identities, appearance and expressions are drawn.
+
+Every distribution lives here with its default; configs/gen-default.yaml is the same thing
+written out. All models forbid unknown keys, so a typo fails before any work starts.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_range(lo: float, hi: float, what: str) -> None:
+    if lo > hi:
+        raise ValueError(f"{what}: min {lo} is greater than max {hi}")
+
+
+class Range(_Strict):
+    """A closed interval [min, max]; values are drawn uniformly inside it."""
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        _check_range(self.min, self.max, "range")
+        return self
+
+
+class IdentityConfig(_Strict):
+    psi: float = Field(2.0, gt=0, le=5,
+                       description="truncation: shape coefficients ~ N(0, I) are redrawn where |c_k| > psi "
+                                   "(in units of each mode's std)")
+    n_modes: int | None = Field(None, ge=1, description="use only the first n identity modes (None: all)")
+    min_distance: float = Field(0.0, ge=0,
+                                description="reject a candidate closer than this to any earlier identity of the "
+                                            "dataset (Euclidean distance between coefficient vectors in std units; "
+                                            "0 turns rejection off). Two N(0,I) draws of 100 modes lie ~14 apart.")
+    max_tries: int = Field(64, ge=1, le=10_000,
+                           description="candidates tried per identity before giving up with an error")
+
+
+class SkinConfig(_Strict):
+    """Skin colour from a two-chromophore (melanin, hemoglobin) spectral model, see gen/skin.py."""
+    melanin_groups: list[Range] = Field(
+        default_factory=lambda: [Range(min=0.013, max=0.063), Range(min=0.063, max=0.18),
+                                 Range(min=0.18, max=0.43)],
+        description="epidermal melanosome volume fraction ranges (Jacques 1998, 'Skin optics': light-skinned "
+                    "adults 1.3-6.3%, moderately pigmented 11-16%, darkly pigmented 18-43%); one range is "
+                    "picked by melanin_weights, then a value uniformly in log space")
+    melanin_weights: list[float] = Field(default_factory=lambda: [0.4, 0.3, 0.3],
+                                         description="probability of each melanin group")
+    blood: Range = Field(default_factory=lambda: Range(min=0.008, max=0.025),
+                         description="dermal blood volume fraction (typical 0.2-7%, Jacques 1998)")
+    oxygenation: Range = Field(default_factory=lambda: Range(min=0.6, max=0.9),
+                               description="oxygen saturation of dermal blood")
+    cheek_blood: Range = Field(default_factory=lambda: Range(min=0.3, max=1.2),
+                               description="extra relative blood in cheeks/nose (log-scale gain)")
+    lip_blood: Range = Field(default_factory=lambda: Range(min=1.0, max=2.2),
+                             description="extra relative blood in the lips (log-scale gain)")
+    eye_melanin: Range = Field(default_factory=lambda: Range(min=0.15, max=0.6),
+                               description="extra relative melanin around the eyes (log-scale gain)")
+    noise: float = Field(0.06, ge=0, le=0.5, description="std of the log-albedo low-frequency noise field")
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if len(self.melanin_weights) != len(self.melanin_groups):
+            raise ValueError("melanin_weights needs one weight per melanin_groups entry")
+        if sum(self.melanin_weights) <= 0 or min(self.melanin_weights) < 0:
+            raise ValueError("melanin_weights must be non-negative and not all zero")
+        for g in self.melanin_groups:
+            if not (0 < g.min and g.max < 1):
+                raise ValueError("melanin_groups values are volume fractions in (0, 1)")
+        if not (0 < self.blood.min and self.blood.max < 0.5):
+            raise ValueError("blood is a volume fraction in (0, 0.5)")
+        if not (0 <= self.oxygenation.min and self.oxygenation.max <= 1):
+            raise ValueError("oxygenation lies in [0, 1]")
+        return self
+
+
+class MarksConfig(_Strict):
+    freckle_prob: float = Field(0.25, ge=0, le=1, description="probability that an identity has freckles")
+    freckles: Range = Field(default_factory=lambda: Range(min=20, max=160), description="freckle count when present")
+    mole_mean: float = Field(1.5, ge=0, le=30, description="mean (Poisson) number of moles on the face")
+    blemish_mean: float = Field(2.0, ge=0, le=30, description="mean (Poisson) number of small red blemishes")
+
+
+class HairConfig(_Strict):
+    colors: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: {"black": (22, 18, 16), "dark_brown": (48, 33, 24), "brown": (85, 58, 38),
+                                 "light_brown": (128, 94, 62), "blond": (185, 150, 98), "red": (138, 62, 30),
+                                 "grey": (150, 146, 140), "white": (215, 212, 205)},
+        description="hair colours by name, sRGB")
+    color_probs: dict[str, float] = Field(
+        default_factory=lambda: {"black": 0.3, "dark_brown": 0.25, "brown": 0.15, "light_brown": 0.08,
+                                 "blond": 0.08, "red": 0.04, "grey": 0.06, "white": 0.04},
+        description="probability of each hair colour for light skin; darker skin shifts weight to black "
+                    "and dark brown (dark_bias)")
+    dark_bias: float = Field(0.8, ge=0, le=1,
+                             description="for the darkest skin, this share of identities gets black/dark brown hair")
+    brow_styles: dict[str, float] = Field(
+        default_factory=lambda: {"straight": 0.3, "soft_arch": 0.35, "high_arch": 0.15, "rounded": 0.2},
+        description="brow shape names and their probabilities")
+    brow_thickness: Range = Field(default_factory=lambda: Range(min=0.6, max=1.6),
+                                  description="brow thickness relative to an average brow")
+    brow_density: Range = Field(default_factory=lambda: Range(min=0.45, max=1.0),
+                                description="share of brow area covered by hairs")
+    scalp_prob: float = Field(0.85, ge=0, le=1, description="probability of a scalp hair cap (else bald/shaved)")
+    hairline: Range = Field(default_factory=lambda: Range(min=-0.6, max=1.0),
+                            description="hairline height: 0 = average, +1 = receded by ~2 cm, -1 = low")
+    facial_hair_prob: float = Field(0.3, ge=0, le=1, description="probability of any facial hair")
+    facial_hair_styles: dict[str, float] = Field(
+        default_factory=lambda: {"stubble": 0.45, "mustache": 0.12, "goatee": 0.13, "full_beard": 0.3},
+        description="facial hair styles (when present) and their probabilities")
+
+    @model_validator(mode="after")
+    def _probs(self):
+        for name, d in (("hair.color_probs", self.color_probs), ("hair.brow_styles", self.brow_styles),
+                        ("hair.facial_hair_styles", self.facial_hair_styles)):
+            if not d or sum(d.values()) <= 0 or min(d.values()) < 0:
+                raise ValueError(f"{name}: probabilities must be non-negative and not all zero")
+        unknown = set(self.color_probs) - set(self.colors)
+        if unknown:
+            raise ValueError(f"hair.color_probs names colours not in hair.colors: {sorted(unknown)}")
+        bad = set(self.brow_styles) - set(BROW_STYLES)
+        if bad:
+            raise ValueError(f"hair.brow_styles: unknown style(s) {sorted(bad)}; known: {sorted(BROW_STYLES)}")
+        bad = set(self.facial_hair_styles) - set(FACIAL_HAIR_STYLES)
+        if bad:
+            raise ValueError(f"hair.facial_hair_styles: unknown style(s) {sorted(bad)}; known: {sorted(FACIAL_HAIR_STYLES)}")
+        return self
+
+
+# Brow shapes: (arch height, arch peak position along the brow, tail drop), relative units.
+BROW_STYLES = {"straight": (0.15, 0.6, 0.1), "soft_arch": (0.45, 0.62, 0.3),
+               "high_arch": (0.85, 0.66, 0.55), "rounded": (0.6, 0.5, 0.5)}
+FACIAL_HAIR_STYLES = ("stubble", "mustache", "goatee", "full_beard")
+
+
+class EyeConfig(_Strict):
+    iris_colors: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: {"dark_brown": (58, 36, 22), "brown": (98, 62, 34), "hazel": (120, 96, 52),
+                                 "green": (88, 112, 70), "blue": (82, 118, 150), "grey": (120, 130, 134)},
+        description="iris colours by name, sRGB")
+    iris_probs: dict[str, float] = Field(
+        default_factory=lambda: {"dark_brown": 0.3, "brown": 0.25, "hazel": 0.12, "green": 0.08,
+                                 "blue": 0.18, "grey": 0.07},
+        description="iris colour probabilities for light skin; dark skin shifts to brown (dark_bias)")
+    dark_bias: float = Field(0.9, ge=0, le=1, description="for the darkest skin, this share gets a brown iris")
+    sclera_redness: Range = Field(default_factory=lambda: Range(min=0.0, max=0.25),
+                                  description="tint of the sclera towards red")
+
+    @model_validator(mode="after")
+    def _probs(self):
+        if not self.iris_probs or sum(self.iris_probs.values()) <= 0 or min(self.iris_probs.values()) < 0:
+            raise ValueError("eyes.iris_probs: probabilities must be non-negative and not all zero")
+        unknown = set(self.iris_probs) - set(self.iris_colors)
+        if unknown:
+            raise ValueError(f"eyes.iris_probs names colours not in eyes.iris_colors: {sorted(unknown)}")
+        return self
+
+
+class SurfaceConfig(_Strict):
+    roughness: Range = Field(default_factory=lambda: Range(min=0.45, max=0.65),
+                             description="base skin roughness (0 = mirror, 1 = matte)")
+    specular: Range = Field(default_factory=lambda: Range(min=0.3, max=0.5),
+                            description="base skin specular level (0..1, 0.5 ~ F0 of 4%)")
+    tzone_oil: Range = Field(default_factory=lambda: Range(min=0.05, max=0.25),
+                             description="how much oilier (smoother, shinier) the forehead/nose T-zone is")
+
+
+class AppearanceConfig(_Strict):
+    texture_size: int = Field(512, ge=64, le=4096, description="albedo/roughness/specular map size in texels")
+    skin: SkinConfig = Field(default_factory=SkinConfig)
+    marks: MarksConfig = Field(default_factory=MarksConfig)
+    hair: HairConfig = Field(default_factory=HairConfig)
+    eyes: EyeConfig = Field(default_factory=EyeConfig)
+    surface: SurfaceConfig = Field(default_factory=SurfaceConfig)
+
+    @model_validator(mode="after")
+    def _pow2(self):
+        if self.texture_size % 16:
+            raise ValueError("texture_size must be a multiple of 16")
+        return self
+
+
+# Plausible co-activations of ARKit blendshapes. Each group lists (name, relative weight); the
+# left/right pair of a unit is driven together with a small asymmetry.
+EXPRESSION_GROUPS: dict[str, list[tuple[str, float]]] = {
+    "smile": [("mouthSmile_L", 1.0), ("mouthSmile_R", 1.0), ("cheekSquint_L", 0.5), ("cheekSquint_R", 0.5),
+              ("eyeSquint_L", 0.3), ("eyeSquint_R", 0.3), ("mouthDimple_L", 0.3), ("mouthDimple_R", 0.3)],
+    "open_mouth": [("jawOpen", 1.0), ("mouthLowerDown_L", 0.4), ("mouthLowerDown_R", 0.4),
+                   ("mouthUpperUp_L", 0.2), ("mouthUpperUp_R", 0.2)],
+    "blink": [("eyeBlink_L", 1.0), ("eyeBlink_R", 1.0)],
+    "brow_raise": [("browInnerUp_L", 1.0), ("browInnerUp_R", 1.0), ("browOuterUp_L", 0.8),
+                   ("browOuterUp_R", 0.8), ("eyeWide_L", 0.3), ("eyeWide_R", 0.3)],
+    "frown": [("browDown_L", 1.0), ("browDown_R", 1.0), ("mouthFrown_L", 0.6), ("mouthFrown_R", 0.6),
+              ("noseSneer_L", 0.2), ("noseSneer_R", 0.2)],
+    "pucker": [("mouthPucker", 1.0), ("mouthFunnel", 0.4)],
+    "squint": [("eyeSquint_L", 1.0), ("eyeSquint_R", 1.0), ("cheekSquint_L", 0.4), ("cheekSquint_R", 0.4)],
+}
+
+
+class ExpressionConfig(_Strict):
+    neutral_prob: float = Field(0.3, ge=0, le=1, description="share of images with a neutral face")
+    max_active: int = Field(2, ge=1, le=len(EXPRESSION_GROUPS),
+                            description="at most this many expression groups are active in one image")
+    group_weights: dict[str, float] = Field(
+        default_factory=lambda: {"smile": 0.35, "open_mouth": 0.2, "blink": 0.1, "brow_raise": 0.15,
+                                 "frown": 0.1, "pucker": 0.05, "squint": 0.05},
+        description="probability of picking each group (see gen.config.EXPRESSION_GROUPS)")
+    intensity: Range = Field(default_factory=lambda: Range(min=0.2, max=0.9),
+                             description="group intensity, uniform in this range, clipped to [0, 1]")
+    asymmetry: float = Field(0.1, ge=0, le=0.5, description="max relative left/right difference of a unit")
+
+    @model_validator(mode="after")
+    def _groups(self):
+        bad = set(self.group_weights) - set(EXPRESSION_GROUPS)
+        if bad:
+            raise ValueError(f"group_weights: unknown group(s) {sorted(bad)}; known: {sorted(EXPRESSION_GROUPS)}")
+        if not self.group_weights or sum(self.group_weights.values()) <= 0 or min(self.group_weights.values()) < 0:
+            raise ValueError("group_weights must be non-negative and not all zero")
+        if not (0 <= self.intensity.min and self.intensity.max <= 1):
+            raise ValueError("intensity lies in [0, 1]")
+        return self
+
+
+class GenConfig(_Strict):
+    model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
+    expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
+
+
+def config_digest(cfg: BaseModel) -> str:
+    """Stable short hash of a config, for caches keyed by configuration."""
+    import hashlib
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]

@@ -1,0 +1,174 @@
+"""Identity i of a dataset: a pure function of (dataset seed, i, gen config, model).
+
+Seeding is counter-based: every random stream is `SeedSequence([seed, STREAM, index, ...])`, so an
+identity never depends on worker count or order. With `identity.min_distance > 0`, identity i is
+the first candidate (try t = 0, 1, ...) that keeps at least that distance from every accepted
+identity j < i. That makes i depend on identities 0..i-1, but only on their own seeds, so it stays
+deterministic; each process computes the accepted coefficient sequence once (coefficients only,
+100 floats each, checked in blocks by matrix products) and caches it.
+
+Distance: Euclidean distance between coefficient vectors in units of each mode's std (the
+model's whitened shape space). For ICT, two independent N(0, I) identities over 100 modes lie
+~14 apart (sqrt(2*100)); a threshold of 8-10 removes near-twins without biasing the shape
+distribution much.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gen.appearance import make_appearance, sample_attributes
+from gen.config import GenConfig, IdentityConfig
+from gen.errors import FacesynthError
+from gen.facemodel import FaceModel
+
+STREAM_SHAPE = 1
+STREAM_APPEARANCE = 2
+STREAM_EXPRESSION = 3  # render/ uses SeedSequence([seed, STREAM_EXPRESSION, i, j]) per image
+_BLOCK = 256
+
+
+def rng_for(seed: int, stream: int, *counters: int) -> np.random.Generator:
+    if seed < 0 or any(c < 0 for c in counters):
+        raise FacesynthError(f"seed={seed}, counters={counters}: seeds and indices must be non-negative integers")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), *map(int, counters)]))
+
+
+@dataclass
+class Identity:
+    """One synthetic person. See gen/appearance.py for which material uses which map/colour."""
+    index: int
+    seed: int
+    coeffs: np.ndarray  # (K,) float32 shape coefficients, std units
+    vertices: np.ndarray  # (V,3) float32 neutral-expression shape (model units, ICT: cm)
+    maps: dict[str, np.ndarray]  # albedo (S,S,3) uint8 sRGB, roughness/specular (S,S) uint8, *_head
+    colors: dict[str, tuple[int, int, int]]  # sRGB of parts without a map (iris, sclera, teeth, gums...)
+    attributes: dict = field(default_factory=dict)  # JSON-able metadata
+
+
+def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np.ndarray:
+    """Try t of identity `index`: N(0, I) over the first n_modes, redrawn beyond |psi|."""
+    rng = rng_for(seed, STREAM_SHAPE, index, t)
+    n = k if cfg.n_modes is None else cfg.n_modes
+    c = rng.standard_normal(n)
+    for _ in range(1000):
+        bad = np.abs(c) > cfg.psi
+        if not bad.any():
+            break
+        c[bad] = rng.standard_normal(int(bad.sum()))
+    out = np.zeros(k, np.float32)
+    out[:n] = np.clip(c, -cfg.psi, cfg.psi)
+    return out
+
+
+class _Accepted:
+    """The accepted coefficient sequence of one (seed, identity config, K), grown on demand."""
+
+    def __init__(self, seed: int, cfg: IdentityConfig, k: int):
+        self.seed, self.cfg, self.k = seed, cfg, k
+        self.coeffs = np.zeros((0, k), np.float32)
+        self.tries = np.zeros(0, np.int32)
+
+    def extend(self, n: int) -> None:
+        """Accept identities up to n (in whole blocks, so the result never depends on requests)."""
+        r2 = self.cfg.min_distance ** 2
+        while len(self.coeffs) < n:
+            start = len(self.coeffs)
+            b = _BLOCK
+            first = np.stack([_candidate(self.seed, start + j, 0, self.k, self.cfg) for j in range(b)])
+            # Blocked check of the first tries against everything accepted so far (one matrix
+            # product); the margin leaves near ties to the exact per-candidate check.
+            if start:
+                acc = self.coeffs
+                d2 = (first ** 2).sum(1)[:, None] + (acc ** 2).sum(1)[None, :] - 2 * first @ acc.T
+                far = d2.min(1) >= r2 * (1 + 1e-3) + 1e-2
+            else:
+                far = np.ones(b, bool)
+            grown = np.concatenate([self.coeffs, np.zeros((b, self.k), np.float32)])
+            tries = np.concatenate([self.tries, np.zeros(b, np.int32)])
+            for j in range(b):
+                i = start + j
+                c, t = first[j], 0
+                while not (((t == 0 and far[j]) or _far_from(grown[:start], c, r2))
+                           and _far_from(grown[start:i], c, r2)):
+                    t += 1
+                    if t >= self.cfg.max_tries:
+                        raise FacesynthError(
+                            f"identity.min_distance={self.cfg.min_distance}: identity {i} found no candidate that far "
+                            f"from the earlier ones in {self.cfg.max_tries} tries; lower identity.min_distance "
+                            "or raise identity.max_tries")
+                    c = _candidate(self.seed, i, t, self.k, self.cfg)
+                grown[i] = c
+                tries[i] = t
+            self.coeffs, self.tries = grown, tries
+
+
+def _far_from(acc: np.ndarray, c: np.ndarray, r2: float) -> bool:
+    if len(acc) == 0:
+        return True
+    d = acc.astype(np.float64) - c.astype(np.float64)
+    return bool(np.min(np.einsum("ij,ij->i", d, d)) >= r2)
+
+
+_SEQUENCES: dict[tuple, _Accepted] = {}
+
+
+def identity_coeffs(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> np.ndarray:
+    """(K,) float32 shape coefficients of identity `index` (std units)."""
+    k = model.n_identity
+    ic = cfg.identity
+    if ic.n_modes is not None and ic.n_modes > k:
+        raise FacesynthError(f"identity.n_modes={ic.n_modes}: model {model.name} has only {k} identity modes; "
+                             f"set it to at most {k}")
+    if index < 0 or seed < 0:
+        raise FacesynthError(f"seed={seed}, index={index}: seeds and indices must be non-negative integers")
+    if ic.min_distance <= 0:
+        return _candidate(seed, index, 0, k, ic)
+    key = (int(seed), ic.model_dump_json(), k)
+    seq = _SEQUENCES.get(key)
+    if seq is None:
+        seq = _SEQUENCES[key] = _Accepted(int(seed), ic, k)
+    seq.extend(index + 1)
+    return seq.coeffs[index].copy()
+
+
+def identity_tries(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> int:
+    """How many candidates identity `index` rejected (0 when rejection is off)."""
+    if cfg.identity.min_distance <= 0:
+        return 0
+    identity_coeffs(model, cfg, seed, index)
+    return int(_SEQUENCES[(int(seed), cfg.identity.model_dump_json(), model.n_identity)].tries[index])
+
+
+def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> dict:
+    """The attributes make_identity would record, without drawing any texel (cheap)."""
+    return sample_attributes(cfg.appearance, rng_for(seed, STREAM_APPEARANCE, index))
+
+
+def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> Identity:
+    coeffs = identity_coeffs(model, cfg, seed, index)
+    vertices = model.shape(coeffs)
+    rng = rng_for(seed, STREAM_APPEARANCE, index)
+    app = make_appearance(model, cfg.appearance, rng)
+    attrs = dict(app.attributes, model=model.name, model_version=model.version,
+                 shape_tries=identity_tries(model, cfg, seed, index))
+    return Identity(index=int(index), seed=int(seed), coeffs=coeffs, vertices=vertices,
+                    maps=app.maps, colors=app.colors, attributes=attrs)
+
+
+def identity_hash(identity: Identity, maps: bool = True) -> str:
+    """sha256 over coefficients, vertices, maps (optional), colours and attributes."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(identity.coeffs, np.float32).tobytes())
+    h.update(np.ascontiguousarray(identity.vertices, np.float32).tobytes())
+    if maps:
+        for k in sorted(identity.maps):
+            a = np.ascontiguousarray(identity.maps[k])
+            h.update(f"{k}{a.shape}{a.dtype}".encode())
+            h.update(a.tobytes())
+    h.update(json.dumps({"colors": identity.colors, "attributes": identity.attributes},
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()
