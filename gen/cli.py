@@ -24,6 +24,24 @@ def _list(args) -> int:
     return 0
 
 
+def _export_identity(args) -> int:
+    from gen.config import GenConfig, load_gen_config
+    from gen.errors import FacesynthError
+    from gen.export import export_identity
+    from gen.facemodel import load_model
+    from gen.identity import make_identity
+    cfg = load_gen_config(args.config) if args.config else GenConfig()
+    if args.model:
+        cfg = cfg.model_copy(update={"model": args.model})
+    if args.index < 0 or args.seed < 0:
+        raise FacesynthError(f"--index {args.index} --seed {args.seed}: both must be non-negative integers")
+    model = load_model(cfg.model)
+    identity = make_identity(model, cfg, args.seed, args.index)
+    path = export_identity(model, identity, args.out)
+    print(f"wrote identity {args.index} (seed {args.seed}) to {path}/identity.obj")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="import, list and export face models")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -34,3 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_import)
     p = msub.add_parser("list", help="show installed models")
     p.set_defaults(func=_list)
+    p = msub.add_parser("export-identity", help="write one identity as OBJ + MTL + PNG maps")
+    p.add_argument("--index", type=int, required=True, help="identity index in the dataset")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--config", help="YAML with the gen section (or a job file with a `gen:` key)")
+    p.add_argument("--model", help="model name (overrides the config)")
+    p.add_argument("--out", required=True, help="output folder (created; replaced if it is an earlier export)")
+    p.set_defaults(func=_export_identity)

@@ -237,3 +237,12 @@ def config_digest(cfg: BaseModel) -> str:
     """Stable short hash of a config, for caches keyed by configuration."""
     import hashlib
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def load_gen_config(path) -> GenConfig:
+    """A GenConfig from YAML: either the gen section itself or a job file with a `gen:` key."""
+    from gen.yamlconfig import parse_model, read_yaml
+    data = read_yaml(path)
+    if isinstance(data.get("gen"), dict):
+        return parse_model(GenConfig, data["gen"], f"{path}: gen")
+    return parse_model(GenConfig, data, str(path))
