@@ -1,0 +1,232 @@
+"""What of the face model is drawn, and how an identity becomes GPU-ready arrays.
+
+The ICT model stores UVs per face corner in a UDIM-like layout (face tile u in [0,1], back of head
+[1,2], gums [2,3], teeth [3,4], each eye part again [0,1]). We "unweld" vertices into unique
+(vertex, uv) pairs and remap UVs into one texture atlas of three square tiles:
+    [ face | back of head | parts ]
+where the parts tile is a 4x4 grid of cells: an iris texture (pupil, iris, limbal ring), and flat
+swatches for the sclera, teeth, gums and eyelashes (all UVs of a swatch part point at its cell centre).
+
+The face and back-of-head tiles come from gen's maps (albedo / albedo_head etc., see
+gen/appearance.py); the back-of-head map also paints the mouth and eye sockets dark.
+
+Not drawn: lacrimal fluid, eye blend and eye occlusion (transparent overlays, invisible at
+112 px). Teeth, gums and the mouth socket are a second primitive drawn only when the mouth opens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import scipy.sparse as sp
+
+from gen.facemodel import FaceModel
+
+MAIN_REGIONS = ("M_Face", "M_BackHead", "M_ScleraLeft", "M_IrisLeft", "M_ScleraRight", "M_IrisRight", "M_EyeLashes")
+MOUTH_REGIONS = ("M_GumsTongue", "M_Teeth")
+
+# Parts-tile cells (column, row) in a 4x4 grid.
+CELL = {"iris": (0, 0), "sclera": (1, 0), "teeth": (2, 0), "gums": (3, 0), "eyelashes": (0, 1)}
+
+# Fallback colours (sRGB) for parts the identity does not colour itself (keys as gen's `colors`).
+DEFAULT_COLORS = {"iris": (90, 62, 40), "pupil": (8, 6, 6), "sclera": (228, 222, 214), "teeth": (226, 218, 196),
+                  "gums": (176, 92, 92), "eyelashes": (30, 24, 22)}
+# Roughness / specular (0..1) per part; eyes are wet and glossy.
+PART_SURFACE = {"iris": (0.12, 0.9), "sclera": (0.15, 0.9), "teeth": (0.35, 0.6), "gums": (0.3, 0.6),
+                "eyelashes": (0.7, 0.1)}
+
+
+@dataclass(frozen=True)
+class Primitive:
+    vertex: np.ndarray  # (U,) index into the welded subset for each unwelded vertex
+    uv: np.ndarray  # (U, 2) float32 atlas UV, OBJ convention (v = 0 at the image's bottom row)
+    triangles: np.ndarray  # (T, 3) uint32 into the unwelded vertices
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Per-model render topology, built once per process."""
+    used: np.ndarray  # (Vs,) model vertex ids that are drawn (welded subset)
+    main: Primitive
+    mouth: Primitive
+    normal_tris: np.ndarray  # (F, 3) triangles over the welded subset, for normals
+    incidence: sp.csr_matrix  # (Vs, F) vertex-face incidence, sums face normals into vertex normals
+
+
+def _region_faces(model: FaceModel, names) -> np.ndarray:
+    return model.region_faces(*names)
+
+
+def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex iris disc coordinates (V, 2) in [-1, 1] (0 = pupil centre), and the sclera faces
+    that form the cornea bulge in front of the iris (they would hide it: the model's sclera is a
+    closed eyeball)."""
+    v = np.asarray(model.neutral, np.float64)
+    polar = np.zeros((model.n_vertices, 2), np.float32)
+    cornea = []
+    for side in ("left", "right"):
+        ia, ib = model.vertex_regions[f"iris_{side}"]
+        sa, sb = model.vertex_regions[f"sclera_{side}"]
+        iris, ball = v[ia:ib], v[sa:sb]
+        centre = ball.mean(0)
+        axis = iris.mean(0) - centre
+        axis /= np.linalg.norm(axis)
+        x = np.cross([0.0, 1.0, 0.0], axis)
+        x /= np.linalg.norm(x)
+        y = np.cross(axis, x)
+        d = iris - iris.mean(0)
+        r = np.hypot(d @ x, d @ y)
+        rmax = r.max()
+        polar[ia:ib, 0], polar[ia:ib, 1] = (d @ x) / rmax, (d @ y) / rmax
+        # Sclera faces within the iris' angular radius around the axis.
+        rim = np.degrees(np.arccos(np.clip(((iris - centre) / np.linalg.norm(iris - centre, axis=1, keepdims=True)) @ axis, -1, 1))).max()
+        ri = model.region_names.index(f"M_Sclera{side.capitalize()}")
+        f = np.flatnonzero(model.face_region == ri)
+        fc = v[model.faces[f]].mean(1) - centre
+        ang = np.degrees(np.arccos(np.clip((fc / np.linalg.norm(fc, axis=1, keepdims=True)) @ axis, -1, 1)))
+        cornea.append(f[ang < rim])
+    return polar, np.concatenate(cornea)
+
+
+def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_of_face: np.ndarray,
+              iris_polar: np.ndarray) -> np.ndarray:
+    """Atlas UVs (in [0,1]^2, v up) for each corner of `faces`."""
+    names = model.region_names
+    u, v = flat_uv[..., 0], flat_uv[..., 1]
+    out = np.empty_like(flat_uv)
+    for ri in np.unique(region_of_face):
+        sel = region_of_face == ri
+        name = names[ri]
+        part = {"M_ScleraLeft": "sclera", "M_ScleraRight": "sclera", "M_IrisLeft": "iris", "M_IrisRight": "iris",
+                "M_Teeth": "teeth", "M_GumsTongue": "gums", "M_EyeLashes": "eyelashes"}.get(name)
+        if name == "M_Face":
+            out[sel, :, 0] = np.clip(u[sel], 0, 1) / 3
+            out[sel, :, 1] = v[sel]
+        elif name == "M_BackHead":
+            out[sel, :, 0] = (1 + np.clip(u[sel] - 1, 0, 1)) / 3
+            out[sel, :, 1] = v[sel]
+        elif part == "iris":
+            # Radial coordinates from the geometry (the model's iris UVs are only roughly radial).
+            col, row = CELL["iris"]
+            q = iris_polar[faces[sel]]  # (n, 3, 2) in [-1, 1], pupil at 0
+            out[sel, :, 0] = (2 + (col + 0.5 + 0.48 * q[..., 0]) / 4) / 3
+            out[sel, :, 1] = 1 - (row + 0.5 - 0.48 * q[..., 1]) / 4
+        else:
+            out[sel] = _cell_centre(part)
+    return out.astype(np.float32)
+
+
+def _cell_centre(part: str) -> tuple[float, float]:
+    col, row = CELL[part]
+    return (2 + (col + 0.5) / 4) / 3, 1 - (row + 0.5) / 4
+
+
+def build_topology(model: FaceModel) -> Topology:
+    iris_polar, cornea = _eye_geometry(model)
+    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), cornea)
+    mouth_lo, mouth_hi = model.vertex_regions["mouth_socket"]
+    fv = model.faces[main_f]
+    socket = np.all((fv >= mouth_lo) & (fv < mouth_hi), axis=1)
+    mouth_f = np.concatenate([main_f[socket], _region_faces(model, MOUTH_REGIONS)])
+    main_f = main_f[~socket]
+
+    all_f = np.concatenate([main_f, mouth_f])
+    used = np.unique(model.faces[all_f])
+    local = np.full(model.n_vertices, -1, np.int64)
+    local[used] = np.arange(len(used))
+    normal_tris = local[model.faces[all_f]]
+    nf = len(normal_tris)
+    rows = normal_tris.ravel()
+    cols = np.repeat(np.arange(nf), 3)
+    incidence = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(used), nf))
+
+    def prim(faces_idx: np.ndarray, double_sided_region: str | None = None) -> Primitive:
+        f = model.faces[faces_idx]
+        fuv = model.uvs[model.face_uvs[faces_idx]]
+        atlas = _atlas_uv(model, f, fuv, model.face_region[faces_idx], iris_polar)
+        # Unique (vertex, atlas uv) pairs.
+        key = np.concatenate([local[f].reshape(-1, 1).astype(np.float64), atlas.reshape(-1, 2).astype(np.float64)], 1)
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        tris = inv.reshape(-1, 3).astype(np.uint32)
+        if double_sided_region is not None:
+            ri = model.region_names.index(double_sided_region)
+            ds = model.face_region[faces_idx] == ri
+            tris = np.concatenate([tris, tris[ds][:, ::-1]])
+        uv = uniq[:, 1:].astype(np.float32)  # OBJ convention; pyrender flips images on upload
+        return Primitive(vertex=uniq[:, 0].astype(np.int64), uv=uv,
+                         triangles=np.ascontiguousarray(tris))
+
+    return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f),
+                    normal_tris=normal_tris, incidence=incidence)
+
+
+def vertex_normals(topo: Topology, v: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals of the welded subset `v` (Vs, 3)."""
+    t = topo.normal_tris
+    a = v[t[:, 0]]
+    fn = np.cross(v[t[:, 1]] - a, v[t[:, 2]] - a)
+    n = topo.incidence @ fn
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    return n.astype(np.float32)
+
+
+def interleave(prim: Primitive, v: np.ndarray, n: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(U, 8) float32 rows [position, normal, uv] in pyrender's vertex-buffer layout."""
+    if out is None:
+        out = np.empty((len(prim.vertex), 8), np.float32)
+        out[:, 6:] = prim.uv
+    out[:, 0:3] = v[prim.vertex]
+    out[:, 3:6] = n[prim.vertex]
+    return out
+
+
+def _iris_tile(size: int, iris, pupil) -> np.ndarray:
+    """Iris cell: iris colour brightening outwards, dark limbal ring and pupil (UV centre = pupil)."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    r = (np.hypot(xx - (size - 1) / 2, yy - (size - 1) / 2) / (size / 2))[..., None]
+    c = np.asarray(iris, np.float32)
+    img = c * (0.8 + 0.4 * np.clip(r, 0, 1))
+    img = np.where(r > 0.88, c * 0.45, img)
+    img = np.where(r < 0.35, np.asarray(pupil, np.float32), img)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _fit(img: np.ndarray | None, tile: int, default) -> np.ndarray:
+    if img is None:
+        return np.full((tile, tile) + ((3,) if np.ndim(default) else ()), default, np.uint8)
+    img = np.asarray(img)
+    if img.shape[0] != tile:
+        interp = cv2.INTER_AREA if img.shape[0] > tile else cv2.INTER_LINEAR
+        img = cv2.resize(img, (tile, tile), interpolation=interp)
+    return img
+
+
+def build_atlas(maps: dict, colors: dict, tile: int = 512, skin_roughness: float = 0.55,
+                skin_specular: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+    """(albedo atlas (tile, 3*tile, 3) uint8 sRGB, surface atlas (same shape; G = roughness, B = specular)).
+
+    `maps` as gen's Identity.maps: albedo/roughness/specular for the face tile and *_head for the
+    back of the head (missing ones fall back to flat skin values)."""
+    skin = colors.get("skin")
+    if skin is None:
+        skin = maps["albedo"].reshape(-1, 3).mean(0) if "albedo" in maps else (200, 150, 130)
+    skin = np.asarray(skin, np.uint8)
+    a = np.zeros((tile, 3 * tile, 3), np.uint8)
+    rs = np.zeros((tile, 3 * tile, 3), np.uint8)
+    for k, suffix in enumerate(("", "_head")):
+        cols = slice(k * tile, (k + 1) * tile)
+        a[:, cols] = _fit(maps.get("albedo" + suffix), tile, skin)
+        rs[:, cols, 1] = _fit(maps.get("roughness" + suffix), tile, round(255 * skin_roughness))
+        rs[:, cols, 2] = _fit(maps.get("specular" + suffix), tile, round(255 * skin_specular))
+    cell = tile // 4
+    for name, (col, row) in CELL.items():
+        c = np.asarray(colors.get(name, DEFAULT_COLORS[name]), np.float32)
+        if name == "eyelashes":  # sparse strands: at face-recognition resolutions they only darken the lid
+            c = 0.5 * c + 0.5 * skin
+        c = tuple(int(round(x)) for x in c)
+        ys, xs = slice(row * cell, (row + 1) * cell), slice(2 * tile + col * cell, 2 * tile + (col + 1) * cell)
+        a[ys, xs] = _iris_tile(cell, c, colors.get("pupil", DEFAULT_COLORS["pupil"])) if name == "iris" else c
+        r, s = PART_SURFACE[name]
+        rs[ys, xs, 1], rs[ys, xs, 2] = round(255 * r), round(255 * s)
+    return a, rs

@@ -1,0 +1,152 @@
+"""One reusable offscreen pyrender renderer per process (EGL), holding one identity's mesh at a time.
+
+Speed notes (llvmpipe, one core): pyrender's PBR shader and its 4x multisampled framebuffer cost
+~140 ms for the ICT head at 144 px; our light-weight shaders (render/shaders, same uniforms) and
+no multisampling bring that to ~14 ms. Pose is a node transform, so a neutral image re-uploads
+nothing; an expression re-uploads positions and normals of the drawn vertices (glBufferSubData).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from render import egl
+
+SHADER_DIR = Path(__file__).resolve().parent / "shaders"
+_MSAA_SAMPLES = [0]
+
+
+def _look_along(z: np.ndarray) -> np.ndarray:
+    """Rotation whose z axis is the unit vector `z` (pyrender lights shine along -z)."""
+    z = z / np.linalg.norm(z)
+    up = np.array([0.0, 1.0, 0.0]) if abs(z[1]) < 0.95 else np.array([1.0, 0.0, 0.0])
+    x = np.cross(up, z)
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z], 1)
+
+
+class FaceRenderer:
+    def __init__(self, model, size: int, msaa: int = 0):
+        self.platform = egl.configure()
+        egl.check_libraries()
+        import pyrender
+        import pyrender.renderer as prr
+        from pyrender.shader_program import ShaderProgramCache
+
+        from render.mesh import build_topology
+
+        # pyrender hard-codes 4 samples; route its call through our setting (0 = off).
+        if not getattr(prr, "_facesynth_patched", False):
+            orig = prr.glRenderbufferStorageMultisample
+            prr.glRenderbufferStorageMultisample = lambda target, _n, *a: orig(target, _MSAA_SAMPLES[0], *a)
+            prr._facesynth_patched = True
+        _MSAA_SAMPLES[0] = int(msaa)
+
+        self.pr = pyrender
+        self.size = size
+        try:
+            self.renderer = pyrender.OffscreenRenderer(size, size)
+        except Exception as e:  # noqa: BLE001 - any EGL failure means the same thing to the user
+            raise egl.FacesynthError(f"could not create an EGL context ({type(e).__name__}: {e}); {egl.INSTALL_HINT}") from None
+        self.renderer._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+        self.topo = build_topology(model)
+        self.scene = pyrender.Scene(ambient_light=np.zeros(3), bg_color=np.zeros(4))
+        self.camera = pyrender.PerspectiveCamera(yfov=0.3, znear=5.0, zfar=1000.0, aspectRatio=1.0)
+        self.camera_node = self.scene.add(self.camera, pose=np.eye(4))
+        self.main_node = self.mouth_node = None
+        self.light_nodes: list = []
+        self.identity_key = None
+
+    # ---- identity --------------------------------------------------------------------------
+    def set_identity(self, key, vertices: np.ndarray, albedo_atlas: np.ndarray, rs_atlas: np.ndarray) -> None:
+        """Upload one identity's mesh and textures (once; reused for all its images)."""
+        from render.mesh import interleave, vertex_normals
+        pr = self.pr
+        for node in (self.main_node, self.mouth_node):
+            if node is not None:
+                self.scene.remove_node(node)
+        sampler = pr.Sampler(magFilter=pr.constants.GLTF.LINEAR, minFilter=pr.constants.GLTF.LINEAR_MIPMAP_LINEAR)
+        material = pr.MetallicRoughnessMaterial(
+            baseColorTexture=pr.Texture(source=albedo_atlas, source_channels="RGB", sampler=sampler),
+            metallicRoughnessTexture=pr.Texture(source=rs_atlas, source_channels="RGB", sampler=sampler),
+            metallicFactor=0.0, roughnessFactor=1.0)
+        v = np.ascontiguousarray(vertices[self.topo.used], np.float32)
+        n = vertex_normals(self.topo, v)
+        self._neutral = (v, n)
+        self._buffers = {}
+        prims = {}
+        for name, p in (("main", self.topo.main), ("mouth", self.topo.mouth)):
+            data = interleave(p, v, n)
+            self._buffers[name] = data
+            prims[name] = pr.Primitive(positions=data[:, 0:3], normals=data[:, 3:6], texcoord_0=data[:, 6:8],
+                                       indices=p.triangles, material=material)
+        self.main_node = self.scene.add(pr.Mesh([prims["main"]]), pose=np.eye(4))
+        self.mouth_node = self.scene.add(pr.Mesh([prims["mouth"]]), pose=np.eye(4))
+        self._prims = prims
+        self._dirty = False
+        self.identity_key = key
+
+    def _upload(self, v: np.ndarray | None) -> None:
+        """Positions/normals for this image: `v` (V,3) expression-deformed vertices, None = neutral."""
+        from OpenGL import GL
+
+        from render.mesh import interleave, vertex_normals
+        if v is None and not self._dirty:
+            return
+        if v is None:
+            vs, n = self._neutral
+        else:
+            vs = np.ascontiguousarray(v[self.topo.used], np.float32)
+            n = vertex_normals(self.topo, vs)
+        for name, p in (("main", self.topo.main), ("mouth", self.topo.mouth)):
+            data = interleave(p, vs, n, out=self._buffers[name])
+            prim = self._prims[name]
+            if prim._vaid is None:  # not yet in the GL context: pyrender uploads it on first draw
+                prim.positions, prim.normals = data[:, 0:3].copy(), data[:, 3:6].copy()
+            else:
+                GL.glBindBuffer(GL.GL_ARRAY_BUFFER, prim._buffers[0])
+                GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
+                GL.glBindBuffer(GL.GL_ARRAY_BUFFER, 0)
+        self._dirty = v is not None
+
+    # ---- one image ------------------------------------------------------------------------
+    def render(self, model_matrix: np.ndarray, vertices: np.ndarray | None, mouth: bool,
+               yfov: float, camera_position: np.ndarray, target: np.ndarray, ambient: float, lights) -> np.ndarray:
+        """RGBA uint8 (size, size, 4), premultiplied (background is 0). Camera looks along -z."""
+        pr = self.pr
+        self.renderer._platform.make_current()
+        self._upload(vertices)
+        self.scene.set_pose(self.main_node, model_matrix)
+        self.scene.set_pose(self.mouth_node, model_matrix)
+        self.mouth_node.mesh.is_visible = bool(mouth)
+        self.camera.yfov = float(yfov)
+        cam = np.eye(4)
+        cam[:3, 3] = camera_position
+        self.scene.set_pose(self.camera_node, cam)
+        self.scene.ambient_light = np.full(3, ambient, np.float32)
+        for node in self.light_nodes:
+            self.scene.remove_node(node)
+        self.light_nodes = []
+        for L in lights:
+            d = np.asarray(L.direction, float)
+            pose = np.eye(4)
+            pose[:3, :3] = _look_along(d)
+            color = np.asarray(L.color, np.float32)
+            if L.kind == "directional":
+                light = pr.DirectionalLight(color=color, intensity=L.intensity)
+            else:
+                pose[:3, 3] = target + L.distance * d
+                # Our shader divides by squared distance: scale so the face gets `intensity`.
+                inten = L.intensity * L.distance ** 2
+                if L.kind == "point":
+                    light = pr.PointLight(color=color, intensity=inten)
+                else:
+                    cone = np.radians(L.cone_deg)
+                    light = pr.SpotLight(color=color, intensity=inten, innerConeAngle=0.6 * cone, outerConeAngle=cone)
+            self.light_nodes.append(self.scene.add(light, pose=pose))
+        color, _ = self.renderer.render(self.scene, flags=pr.RenderFlags.RGBA)
+        return color
+
+    def close(self) -> None:
+        self.renderer.delete()
