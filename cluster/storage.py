@@ -75,15 +75,27 @@ def info(out: Out, *names: str) -> pafs.FileInfo:
 
 def listing(out: Out) -> list[pafs.FileInfo]:
     """Entries directly under the root ([] where it does not exist)."""
-    if info(out).type == pafs.FileType.NotFound:
-        return []
-    return out.fs.get_file_info(pafs.FileSelector(out.root, recursive=False))
+    try:
+        t = info(out).type
+        if t == pafs.FileType.NotFound:
+            return []
+        if t == pafs.FileType.File:
+            raise FacesynthError(f"--out {out.uri}: is a file; pass a folder")
+        return out.fs.get_file_info(pafs.FileSelector(out.root, recursive=False))
+    except FacesynthError:
+        raise
+    except Exception as e:
+        raise FacesynthError(f"--out {out.uri}: cannot list it ({_first_line(e)}); "
+                             "pass a folder you can read and write") from None
 
 
 def read_manifest(out: Out) -> dict | None:
     """The manifest, None where there is none; a damaged one is an error (never overwritten)."""
-    if info(out, MANIFEST).type == pafs.FileType.NotFound:
-        return None
+    try:
+        if info(out, MANIFEST).type == pafs.FileType.NotFound:
+            return None
+    except Exception as e:  # e.g. no credentials for s3://
+        raise FacesynthError(f"--out {out.uri}: cannot read it ({_first_line(e)}); check the path and credentials") from None
     try:
         with out.fs.open_input_stream(out.path(MANIFEST)) as f:
             m = json.loads(f.read().decode())
