@@ -15,6 +15,18 @@ N_LANDMARKS5 = 10  # 5 points (x, y): eye L, eye R, nose, mouth L, mouth R
 N_LANDMARKS68 = 136  # 68 Multi-PIE points (x, y)
 
 
+# One light of render.scene.Light.record(); direction points from the face to the light.
+LIGHT = pa.struct([
+    pa.field("kind", pa.string()),
+    pa.field("direction", pa.list_(pa.float32(), 3)),
+    pa.field("color", pa.list_(pa.float32(), 3)),
+    pa.field("intensity", pa.float32()),
+    pa.field("temperature", pa.float32()),
+    pa.field("distance", pa.float32()),
+    pa.field("cone_deg", pa.float32()),
+])
+
+
 def arrow_schema(n_expression: int, full_frame: bool, meta: dict | None = None) -> pa.Schema:
     f32 = pa.float32()
     fields = [
@@ -27,9 +39,11 @@ def arrow_schema(n_expression: int, full_frame: bool, meta: dict | None = None) 
         pa.field("expression", pa.list_(f32, n_expression)),
         pa.field("camera_fov_deg", f32),
         pa.field("camera_distance", f32),
+        pa.field("camera_zoom", f32),
         pa.field("ambient", f32),
-        pa.field("lights", pa.string()),  # JSON list of light dicts, as render made them
+        pa.field("lights", pa.list_(LIGHT)),
         pa.field("background", pa.string()),
+        pa.field("degradations", pa.list_(pa.string())),
         pa.field("seed", pa.int64()),
         pa.field("model_name", pa.string()),
         pa.field("model_version", pa.string()),
@@ -68,9 +82,12 @@ def records_to_table(records: list[dict], schema: pa.Schema) -> pa.Table:
         "expression": _fixed(col("expression"), schema.field("expression").type.list_size, "expression"),
         "camera_fov_deg": pa.array(np.asarray([c["fov_deg"] for c in cams], np.float32)),
         "camera_distance": pa.array(np.asarray([c["distance"] for c in cams], np.float32)),
+        "camera_zoom": pa.array(np.asarray([c.get("zoom", 1.0) for c in cams], np.float32)),
         "ambient": f32("ambient"),
-        "lights": pa.array([json.dumps(v, sort_keys=True, default=_jsonable) for v in col("lights")], pa.string()),
+        "lights": pa.array([[{k: light[k] for k in LIGHT.names} for light in ls] for ls in col("lights")],
+                           pa.list_(LIGHT)),
         "background": pa.array(col("background"), pa.string()),
+        "degradations": pa.array([list(r.get("degradations", ())) for r in records], pa.list_(pa.string())),
         "seed": pa.array(col("seed"), pa.int64()),
         "model_name": pa.array(col("model_name"), pa.string()),
         "model_version": pa.array(col("model_version"), pa.string()),
@@ -79,10 +96,3 @@ def records_to_table(records: list[dict], schema: pa.Schema) -> pa.Table:
         arrays["full_image"] = pa.array([r.get("full_image") for r in records], pa.binary())
     return pa.Table.from_arrays([arrays[n] for n in schema.names], schema=schema)
 
-
-def _jsonable(v):
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(f"not JSON-able: {type(v).__name__}")
