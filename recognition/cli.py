@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 
 def _train(args) -> int:
@@ -40,7 +38,7 @@ def _benchmark(args) -> int:
     from recognition import benchmark
     report = benchmark.run_from_args(args.config, args.out)
     print(report["table"], end="")
-    print(json.dumps({"results": report["json"]}) if args.json else report["json"])
+    print(report["json"])
     return 0
 
 
@@ -76,5 +74,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "evaluated on a held-out synthetic frontal-vs-profile set.")
     p.add_argument("--config", help="BenchmarkConfig YAML (default: the embedded synthetic-only benchmark)")
     p.add_argument("--out", help="override the config's working directory")
-    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_benchmark)

@@ -72,10 +72,10 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.init_from and not Path(cfg.init_from).is_file():
         raise FacesynthError(f"init_from: {cfg.init_from} not found; point it at a checkpoint from facesynth train")
     dataset, plan = mixed.build(cfg.data, cfg.batch_size, cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     spe = plan.steps_per_epoch
     total = cfg.steps or max(1, math.ceil(cfg.epochs * spe))
     if cfg.batch_size % ctx.world:
@@ -136,7 +136,10 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
         train_model, train_head = DDP(model, device_ids=ids), DDP(head, device_ids=ids)
     loader = DataLoader(dataset, batch_sampler=mixed.PlanSampler(plan, start, stop, ctx.rank, ctx.world),
                         num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False,
+                        # Its own generator: the loader must not draw from the global RNG that dropout
+                        # uses, or a resumed run would see different dropout masks.
+                        generator=torch.Generator().manual_seed(cfg.seed))
     _log(f"training {m.backbone} x{m.width} on {len(dataset)} images, {dataset.num_classes} identities, "
          f"{total} steps ({spe} per epoch), device {device}, world {ctx.world}", ctx.rank)
     model.train()

@@ -14,7 +14,10 @@ def shard_files(path: str | Path) -> list[Path]:
     p = Path(path)
     if p.is_file():
         return [p]
-    files = sorted(p.rglob("*.parquet")) if p.is_dir() else []
+    files = []
+    if p.is_dir():  # skip hidden and _private folders (e.g. a job's _tmp/)
+        files = sorted(f for f in p.rglob("*.parquet")
+                       if not any(part.startswith(("_", ".")) for part in f.relative_to(p).parts))
     if not files:
         raise FacesynthError(f"{p}: no *.parquet shards found; point the source at a shards directory or file")
     return files
