@@ -1,0 +1,172 @@
+"""The main job on one embedded Ray (started once for this module), with the real gen + render
+pipeline at smoke size: determinism across worker counts, exactly-once output, resume repairs,
+a killed actor's unit retried, the schema, the readers, and `inspect`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from cluster_util import assert_exactly_once, processes_matching, rows_of
+
+from cluster.config import load_job_config, n_units, parse_job_config, shard_name
+from cluster.job import generate
+from cluster.storage import MANIFEST, TMP_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "configs" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def ray_local(face_model):
+    import ray
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(ray_local, tmp_path_factory):
+    """The smoke dataset made with 1 worker and with 2 workers."""
+    cfg = load_job_config(SMOKE)
+    root = tmp_path_factory.mktemp("smoke")
+    outs = {}
+    for w in (1, 2):
+        out = root / f"w{w}"
+        summary = generate(cfg, str(out), workers=w, progress=False)
+        assert summary["complete"] and summary["workers"] == w
+        assert summary["images_written"] == cfg.total_images
+        outs[w] = out
+    return cfg, outs
+
+
+def test_one_and_two_workers_write_identical_images(smoke_runs):
+    cfg, outs = smoke_runs
+    one = assert_exactly_once(outs[1], cfg)
+    two = assert_exactly_once(outs[2], cfg)
+    assert len(one) == cfg.total_images
+    assert one == two  # multiset of (identity, image_index, sha256(image))
+
+
+def test_schema_and_shard_layout(smoke_runs):
+    cfg, outs = smoke_runs
+    m = json.loads((outs[2] / MANIFEST).read_text())
+    assert m["schema_version"] == 1 and m["complete"] and len(m["committed"]) == n_units(cfg)
+    f = outs[2] / shard_name(cfg, 0)
+    schema = pq.read_schema(f)
+    assert schema.field("image").type == pa.binary()
+    assert schema.field("identity").type == pa.int64()
+    assert schema.field("image_index").type == pa.int32()
+    for name in ("yaw", "pitch", "roll"):
+        assert schema.field(name).type == pa.float32()
+    assert schema.field("landmarks5").type == pa.list_(pa.float32(), 10)
+    assert schema.field("expression").type.list_size == len(json.loads(schema.metadata[b"facesynth.expression_names"]))
+    assert schema.metadata[b"facesynth.config_hash"].decode() == m["config_hash"]
+    t = pq.read_table(f)
+    assert t["model_name"][0].as_py() == "ict-facekit"
+    assert t["image"][0].as_py()[:3] == b"\xff\xd8\xff"  # JPEG, as configured
+    assert {L["kind"] for ls in t["lights"].to_pylist() for L in ls} <= {"directional", "point", "spot"}
+    # image bytes are already compressed; the metadata columns are zstd
+    rg = pq.ParquetFile(f).metadata.row_group(0)
+    assert rg.column(0).compression == "UNCOMPRESSED" and rg.column(1).compression == "ZSTD"
+
+
+def test_readers_pandas_pyarrow_ray_data_hf(smoke_runs, ray_local):
+    import datasets
+    import pandas as pd
+
+    from cluster.dataset import open_dataset
+    cfg, outs = smoke_runs
+    ds = open_dataset(str(outs[2]), require_complete=True)
+    n = cfg.total_images
+    assert ds.read(columns=["identity"]).num_rows == n
+    df = pd.concat(pd.read_parquet(f) for f in ds.files)
+    assert len(df) == n and len(df.landmarks5.iloc[0]) == 10
+    assert len(pd.read_parquet(outs[2])) == n  # whole folder: _manifest.json and _tmp/ are skipped
+    rd = ray_local.data.read_parquet(ds.files)
+    assert rd.count() == n and "image" in rd.schema().names
+    hf = datasets.load_dataset("parquet", data_files=ds.files, split="train",
+                               cache_dir=str(outs[2].parent / "hf-cache"))
+    assert len(hf) == n and len(hf[0]["landmarks5"]) == 10 and isinstance(hf[0]["image"], bytes)
+
+
+def test_resume_repairs_every_crash_state(smoke_runs, tmp_path):
+    """The states a kill can leave: a shard committed but not yet in the manifest, a temp
+    file, a shard deleted behind the manifest's back, a truncated shard. A rerun repairs all."""
+    cfg, outs = smoke_runs
+    out = tmp_path / "ds"
+    shutil.copytree(outs[2], out)
+    m = json.loads((out / MANIFEST).read_text())
+    del m["committed"]["0"]  # killed between the move and the manifest write
+    (out / shard_name(cfg, 1)).unlink()  # lost behind the manifest's back
+    del m["committed"]["2"]
+    data = (out / shard_name(cfg, 2)).read_bytes()
+    (out / shard_name(cfg, 2)).write_bytes(data[: len(data) // 2])  # a foreign half-written copy
+    m["complete"] = False
+    (out / MANIFEST).write_text(json.dumps(m))
+    (out / TMP_DIR / "part-u00003.parquet.dead.partial").write_bytes(b"PAR1 half")
+    s = generate(cfg, str(out), workers=2, progress=False)
+    assert s["adopted"] == 1 and s["temp_cleared"] >= 1
+    assert s["units_written"] == 2 and s["units_resumed"] == 2
+    assert assert_exactly_once(out, cfg) == rows_of(sorted(outs[2].glob("*.parquet")))
+    # and a rerun of a complete dataset does no work (no Ray needed)
+    again = generate(cfg, str(out), progress=False)
+    assert again["complete"] and again["units_written"] == 0 and again["workers"] == 0
+
+
+def test_killed_actor_is_restarted_and_its_unit_retried(ray_local, tmp_path):
+    cfg = parse_job_config({"seed": 11, "identities": 6, "images_per_identity": 3,
+                            "gen": {"appearance": {"texture_size": 256}},
+                            "ray": {"unit_identities": 1}})
+    out = tmp_path / "ds"
+    result, errors = {}, []
+
+    def run():
+        try:
+            result.update(generate(cfg, str(out), workers=2, progress=False))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    th = threading.Thread(target=run)
+    th.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while th.is_alive() and killed is None and time.monotonic() < deadline:
+        busy = processes_matching("ray::RenderActor.run_unit")
+        if busy:  # an actor in the middle of a unit: pre-empt it
+            os.kill(busy[0], signal.SIGKILL)
+            killed = busy[0]
+        time.sleep(0.02)
+    th.join(timeout=300)
+    assert not errors, errors
+    assert killed is not None, "never saw an actor at work"
+    assert result["retries"] >= 1 and result["complete"]
+    assert_exactly_once(out, cfg)
+
+
+def test_inspect_reports(smoke_runs, tmp_path, capsys):
+    from cluster.cli import main
+    cfg, outs = smoke_runs
+    report = tmp_path / "report"
+    assert main(["inspect", str(outs[1]), "--report", str(report)]) == 0
+    printed = capsys.readouterr().out
+    stats = json.loads((report / "stats.json").read_text())
+    assert stats["rows"] == cfg.total_images and stats["identities"] == cfg.identities
+    assert stats["duplicates"] == 0 and stats["complete"]
+    assert -90 <= stats["yaw"]["min"] <= stats["yaw"]["max"] <= 90
+    from PIL import Image
+    sheet = Image.open(report / "contact_sheet.png")
+    size = cfg.render.output.image_size
+    assert sheet.size == (cfg.images_per_identity * size, cfg.identities * size)
+    for name in ("contact_sheet.png", "pose_hist.png", "expression_hist.png"):
+        assert str(report / name) in printed and (report / name).stat().st_size > 1000
