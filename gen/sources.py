@@ -48,6 +48,12 @@ class SourceFiles:
                 if p.name == want and (p.parent == folder or p.parent in folder.parents):
                     self._extra[want] = n
                     break
+            # A bare FaceXModel folder: the checkout's LICENSE sits one or two levels up.
+            if want not in self._extra and self.src.is_dir():
+                for up in (self.src.parent, self.src.parent.parent):
+                    if (up / want).is_file():
+                        self._extra[want] = str((up / want).resolve())  # absolute: src / abs == abs
+                        break
 
     def names(self) -> list[str]:
         return sorted(self._members)
