@@ -172,3 +172,22 @@ def identity_hash(identity: Identity, maps: bool = True) -> str:
     h.update(json.dumps({"colors": identity.colors, "attributes": identity.attributes},
                         sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def identity_hashes(cfg_json: str, seed: int, indices: list[int], maps: bool = True) -> dict[int, str]:
+    """Hashes of the given identities, computed in this process (a picklable worker for pools).
+
+    maps=True hashes everything (coefficients, vertices, all maps, colours, attributes);
+    maps=False hashes coefficients + attributes only, which needs no texture work."""
+    from gen.facemodel import load_model
+    cfg = GenConfig.model_validate_json(cfg_json)
+    model = load_model(cfg.model)
+    out = {}
+    for i in indices:
+        if maps:
+            out[int(i)] = identity_hash(make_identity(model, cfg, seed, i))
+        else:
+            h = hashlib.sha256(identity_coeffs(model, cfg, seed, i).tobytes())
+            h.update(json.dumps(identity_attributes(model, cfg, seed, i), sort_keys=True).encode())
+            out[int(i)] = h.hexdigest()
+    return out
