@@ -143,7 +143,7 @@ def _connect(address: str | None, workers: int | None, cfg: JobConfig) -> bool:
 
 def _capacity(cfg: JobConfig) -> int:
     import ray
-    res = ray.cluster_resources()
+    res = ray.available_resources()
     n = int(res.get("CPU", 0) // cfg.ray.num_cpus_per_actor)
     if cfg.ray.num_gpus_per_actor > 0:
         n = min(n, int(res.get("GPU", 0) // cfg.ray.num_gpus_per_actor))
@@ -203,15 +203,15 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         if address is not None and o.is_local:
             print(f"facesynth: note: --out {out} is a local path: every node must see the same folder "
                   "(shared filesystem), or use s3:// / gs://", file=sys.stderr)
+        if address is None and cfg.ray.num_gpus_per_actor > 0 and not ray.cluster_resources().get("GPU"):
+            raise FacesynthError(f"ray.num_gpus_per_actor is {cfg.ray.num_gpus_per_actor} but this machine "
+                                 "has no GPU Ray can use; set it to 0 to render on CPU")
         cap = _capacity(cfg)
         if cap < 1 and not workers:
             raise FacesynthError(
-                f"Ray has no room for one render actor (needs {cfg.ray.num_cpus_per_actor} CPU, "
-                f"{cfg.ray.num_gpus_per_actor} GPU; cluster has {ray.cluster_resources()}); "
-                "lower ray.num_cpus_per_actor / ray.num_gpus_per_actor or add nodes")
-        if cap < 1 and cfg.ray.num_gpus_per_actor > 0 and address is None:
-            raise FacesynthError(f"ray.num_gpus_per_actor is {cfg.ray.num_gpus_per_actor} but this machine "
-                                 "has no GPU; set it to 0 to render on CPU")
+                f"Ray has no room for one render actor now (needs {cfg.ray.num_cpus_per_actor} CPU, "
+                f"{cfg.ray.num_gpus_per_actor} GPU; free: {ray.available_resources()}); pass --workers N to "
+                "wait for nodes (autoscaling), or lower ray.num_cpus_per_actor / ray.num_gpus_per_actor")
         n_actors = min(workers or cap, len(pending))
         actor_cls = ray.remote(RenderActor).options(
             num_cpus=cfg.ray.num_cpus_per_actor, num_gpus=cfg.ray.num_gpus_per_actor,
@@ -221,70 +221,15 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         actors = [actor_cls.remote(cfg_dict, o.uri if o.uri.startswith(("s3://", "gs://", "file://")) else o.root)
                   for _ in range(n_actors)]
         summary["workers"] = n_actors
-        idle = list(range(n_actors))
-        actor_failures = [0] * n_actors
-        unit_failures: dict[int, int] = {}
-        inflight: dict = {}  # generator -> (actor index, unit, identities reported)
+        sched = _Scheduler(ray, cfg, actors, pending, manifest, summary)
         done_ids = sum(rec["identities"][1] - rec["identities"][0] for rec in manifest["committed"].values())
         bar = tqdm(total=cfg.identities, initial=done_ids, unit="id", desc="generate", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True, smoothing=0.1)
-        t_work = time.perf_counter()
-        images_now = 0
-        while pending or inflight:
-            while idle and pending:
-                a, u = idle.pop(0), pending.popleft()
-                first, end = unit_range(cfg, u)
-                g = actors[a].run_unit.options(num_returns="streaming").remote(u, first, end, shard_name(cfg, u))
-                inflight[g] = [a, u, 0]
-            if not inflight:
-                raise FacesynthError("every render actor died; see the Ray logs above, fix the cause and rerun to resume")
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
-            for g in ready:
-                a, u, reported = inflight[g]
-                try:
-                    msg = ray.get(next(g))
-                except StopIteration:
-                    msg = None
-                    err: BaseException = RuntimeError(f"unit {u} ended without committing its shard")
-                except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError,
-                        ray.exceptions.ObjectLostError) as e:
-                    msg, err = None, e
-                if msg is None:  # the unit failed: give back its progress and retry it
-                    del inflight[g]
-                    bar.update(-reported)
-                    images_now -= reported * cfg.images_per_identity
-                    unit_failures[u] = unit_failures.get(u, 0) + 1
-                    summary["retries"] += 1
-                    if unit_failures[u] > cfg.ray.max_task_retries:
-                        raise FacesynthError(f"unit {u} ({shard_name(cfg, u)}) failed {unit_failures[u]} times, "
-                                             f"last: {_error_line(err)}; fix the cause and rerun to resume")
-                    print(f"facesynth: unit {u} failed ({_error_line(err)}); retrying", file=sys.stderr)
-                    pending.appendleft(u)
-                    if isinstance(err, ray.exceptions.RayActorError):
-                        actor_failures[a] += 1
-                        if actor_failures[a] > cfg.ray.max_restarts:
-                            continue  # Ray will not restart it again: stop using it
-                    idle.append(a)
-                    continue
-                if msg["kind"] == "progress":
-                    inflight[g][2] += 1
-                    bar.update(1)
-                    images_now += msg["images"]
-                elif msg["kind"] == "done":
-                    del inflight[g]
-                    if msg["rows"] != _units_expected_rows(cfg, u):
-                        raise FacesynthError(f"unit {u}: shard has {msg['rows']} rows, expected "
-                                             f"{_units_expected_rows(cfg, u)}; this is a bug, please report it")
-                    manifest["committed"][str(u)] = {k: msg[k] for k in ("file", "rows", "bytes", "identities")}
-                    summary["units_written"] += 1
-                    summary["images_written"] += msg["rows"]
-                    idle.append(a)
-                    if time.monotonic() - last_flush > MANIFEST_FLUSH_S:
-                        _flush(o, manifest)
-                        last_flush = time.monotonic()
-                el = time.perf_counter() - t_work
-                if el > 0:
-                    bar.set_postfix_str(f"{images_now / el:.1f} img/s", refresh=False)
+        sched.bar = bar
+        while sched.step():
+            if time.monotonic() - last_flush > MANIFEST_FLUSH_S:
+                _flush(o, manifest)
+                last_flush = time.monotonic()
         storage.clear_tmp(o)  # partial shards of actors that died mid-unit
     finally:
         if bar is not None:
@@ -293,6 +238,114 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         if started:
             ray.shutdown()
     return _finish(summary, manifest, time.perf_counter() - t0)
+
+
+class _Scheduler:
+    """Hands units to ready actors and follows their progress streams.
+
+    An actor is used only once its ready() call returns, so actors Ray cannot place yet (a
+    busy or autoscaling cluster) hold no work. A unit whose actor died or raised goes back to
+    the front of the queue; the actor, restarted by Ray, rejoins when ready() returns again.
+    """
+
+    def __init__(self, ray, cfg: JobConfig, actors: list, pending: deque, manifest: dict, summary: dict):
+        self.ray, self.cfg, self.actors, self.pending = ray, cfg, actors, pending
+        self.manifest, self.summary = manifest, summary
+        self.starting = {a.ready.remote(): i for i, a in enumerate(actors)}  # ready ref -> actor
+        self.idle: list[int] = []
+        self.inflight: dict = {}  # progress stream -> [actor, unit, identities reported]
+        self.actor_failures = [0] * len(actors)
+        self.unit_failures: dict[int, int] = {}
+        self.last_error = ""
+        self.bar = None
+        self.t0 = self.last_event = time.monotonic()
+        self.images = 0
+
+    def step(self) -> bool:
+        """Dispatch, then handle what became ready within 1 s; False once all units are done."""
+        ray, cfg = self.ray, self.cfg
+        while self.idle and self.pending:
+            a, u = self.idle.pop(0), self.pending.popleft()
+            first, end = unit_range(cfg, u)
+            g = self.actors[a].run_unit.options(num_returns="streaming").remote(u, first, end, shard_name(cfg, u))
+            self.inflight[g] = [a, u, 0]
+        if not self.pending and not self.inflight:
+            return False
+        if not self.inflight and not self.starting:
+            raise FacesynthError(f"every render actor died (last: {self.last_error}); fix the cause and rerun to resume")
+        ready, _ = ray.wait(list(self.inflight) + list(self.starting), num_returns=1, timeout=1.0)
+        if not ready and time.monotonic() - self.last_event > 120:
+            self.last_event = time.monotonic()
+            print(f"facesynth: waiting for Ray to place render actors ({cfg.ray.num_cpus_per_actor} CPU, "
+                  f"{cfg.ray.num_gpus_per_actor} GPU each; free now: {ray.available_resources()})", file=sys.stderr)
+        for x in ready:
+            self.last_event = time.monotonic()
+            if x in self.starting:
+                self._started(x)
+            else:
+                self._streamed(x)
+        return True
+
+    def _started(self, ref) -> None:
+        a = self.starting.pop(ref)
+        try:
+            self.ray.get(ref)
+            self.idle.append(a)
+        except self.ray.exceptions.RayError as e:
+            self._actor_failed(a, e)
+
+    def _actor_failed(self, a: int, err: BaseException) -> None:
+        self.last_error = _error_line(err)
+        self.actor_failures[a] += 1
+        if self.actor_failures[a] <= self.cfg.ray.max_restarts:  # Ray restarts it; use it once it is back
+            self.starting[self.actors[a].ready.remote()] = a
+        else:
+            print(f"facesynth: render actor {a} gave up after {self.actor_failures[a]} failures "
+                  f"(last: {self.last_error})", file=sys.stderr)
+
+    def _streamed(self, g) -> None:
+        ray, cfg = self.ray, self.cfg
+        a, u, reported = self.inflight[g]
+        try:
+            msg = ray.get(next(g))
+        except StopIteration:
+            return self._unit_failed(g, RuntimeError(f"unit {u} ended without committing its shard"))
+        except ray.exceptions.RayError as e:
+            return self._unit_failed(g, e)
+        if msg["kind"] == "progress":
+            self.inflight[g][2] += 1
+            self.images += msg["images"]
+            self.bar.update(1)
+        elif msg["kind"] == "done":
+            del self.inflight[g]
+            if msg["rows"] != _units_expected_rows(cfg, u):
+                raise FacesynthError(f"unit {u}: shard has {msg['rows']} rows, expected "
+                                     f"{_units_expected_rows(cfg, u)}; this is a bug, please report it")
+            self.manifest["committed"][str(u)] = {k: msg[k] for k in ("file", "rows", "bytes", "identities")}
+            self.summary["units_written"] += 1
+            self.summary["images_written"] += msg["rows"]
+            self.idle.append(a)
+        el = time.monotonic() - self.t0
+        if el > 0:
+            self.bar.set_postfix_str(f"{self.images / el:.1f} img/s", refresh=False)
+
+    def _unit_failed(self, g, err: BaseException) -> None:
+        """Give back the unit's progress and queue it again, unless it failed too often."""
+        a, u, reported = self.inflight.pop(g)
+        self.bar.update(-reported)
+        self.images -= reported * self.cfg.images_per_identity
+        self.unit_failures[u] = self.unit_failures.get(u, 0) + 1
+        self.summary["retries"] += 1
+        self.last_error = _error_line(err)
+        if self.unit_failures[u] > self.cfg.ray.max_task_retries:
+            raise FacesynthError(f"unit {u} ({shard_name(self.cfg, u)}) failed {self.unit_failures[u]} times, "
+                                 f"last: {self.last_error}; fix the cause and rerun to resume")
+        print(f"facesynth: unit {u} failed ({self.last_error}); retrying", file=sys.stderr)
+        self.pending.appendleft(u)
+        if isinstance(err, self.ray.exceptions.RayActorError):
+            self._actor_failed(a, err)
+        else:
+            self.idle.append(a)
 
 
 def _flush(o: storage.Out, manifest: dict) -> None:

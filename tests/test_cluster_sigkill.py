@@ -1,0 +1,56 @@
+"""SIGKILL the `facesynth generate` driver mid-run (with its embedded Ray), rerun the same
+command, and get every (identity, image_index) exactly once."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from cluster_util import alive, assert_exactly_once, kill_tree, tree
+
+from cluster.config import load_job_config, n_units
+from cluster.storage import MANIFEST
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_sigkill_driver_then_rerun_is_exactly_once(tmp_path, face_model):
+    data = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    data["ray"]["unit_identities"] = 1  # 8 units: the kill lands with most of them still to do
+    cfg_path = tmp_path / "job.yaml"
+    cfg_path.write_text(yaml.safe_dump(data))
+    cfg = load_job_config(cfg_path)
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "cluster.cli", "generate", "--config", str(cfg_path), "--out", str(out),
+           "--workers", "2", "--no-progress"]
+
+    p = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("part-*.parquet")):
+            assert p.poll() is None, f"generate ended before the kill: {p.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, "no shard committed in time"
+            time.sleep(0.02)
+        procs = tree(p.pid)  # the driver, its Ray (gcs, raylet) and the actors
+        os.killpg(p.pid, signal.SIGKILL)
+    finally:
+        kill_tree(p.pid)
+        p.wait()
+    assert not alive(procs), "processes of the killed run survived"
+    committed = sorted(x.name for x in out.glob("part-*.parquet"))
+    assert 0 < len(committed) < n_units(cfg), committed
+    before = json.loads((out / MANIFEST).read_text())
+    assert not before["complete"]
+
+    r = subprocess.run(cmd + ["--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["complete"] and summary["units_resumed"] >= 1
+    assert summary["units_resumed"] + summary["units_written"] == n_units(cfg)
+    assert_exactly_once(out, cfg)
