@@ -237,7 +237,24 @@ def _lash_line(lay: FaceLayout) -> tuple[np.ndarray, tuple]:
     return canvas, (r0, r1, c0, c1)
 
 
-def _marks(rng, lay: FaceLayout, attrs: dict, mel_map: np.ndarray, blood_map: np.ndarray) -> None:
+def _blemishes(rng, lay: FaceLayout, attrs: dict, blood_half: np.ndarray) -> None:
+    """Small red blotches, added to the half-resolution blood map (they are blurry anyway)."""
+    n = attrs["marks"]["blemishes"]
+    if not n or not len(lay.skin_sites):
+        return
+    H = blood_half.shape[0]
+    px = H / 512.0
+    idx = rng.integers(0, len(lay.skin_sites), n)
+    for x, y in (lay.skin_sites[idx] * H // lay.size).tolist():
+        r = max(int(round(rng.uniform(2.0, 4.0) * px)), 1)
+        y0, y1, x0, x1 = max(y - 3 * r, 0), min(y + 3 * r + 1, H), max(x - 3 * r, 0), min(x + 3 * r + 1, H)
+        patch = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.circle(patch, (x - x0, y - y0), r, float(rng.uniform(0.8, 1.6)), -1)
+        blood_half[y0:y1, x0:x1] += cv2.GaussianBlur(patch, (0, 0), r * 0.6)
+
+
+def _pigment_marks(rng, lay: FaceLayout, attrs: dict, lin: np.ndarray, mel_dir: np.ndarray) -> None:
+    """Freckles and moles: extra melanin (log-gain) in small discs, applied at full resolution."""
     S = lay.size
     px = S / 512.0
     mk = attrs["marks"]
@@ -245,20 +262,23 @@ def _marks(rng, lay: FaceLayout, attrs: dict, mel_map: np.ndarray, blood_map: np
         idx = rng.integers(0, len(lay.freckle_sites), mk["freckles"])
         rad = rng.uniform(0.6, 1.8, mk["freckles"]) * px
         val = rng.uniform(0.4, 1.1, mk["freckles"])
-        for (x, y), r, v in zip(lay.freckle_sites[idx].tolist(), rad.tolist(), val.tolist()):
-            cv2.circle(mel_map, (x, y), max(int(round(r)), 1), float(v), -1)
+        pts = lay.freckle_sites[idx]
+        c0, r0 = pts.min(0) - 4
+        c1, r1 = pts.max(0) + 5
+        r0, c0 = max(r0, 0), max(c0, 0)
+        gain = np.zeros((r1 - r0, c1 - c0), np.float32)
+        for (x, y), r, v in zip(pts.tolist(), rad.tolist(), val.tolist()):
+            cv2.circle(gain, (x - c0, y - r0), max(int(round(r)), 1), float(v), -1)
+        lin[r0:r1, c0:c1] *= np.exp(gain[..., None] * mel_dir.astype(np.float32))
     if mk["moles"] and len(lay.skin_sites):
         idx = rng.integers(0, len(lay.skin_sites), mk["moles"])
         for x, y in lay.skin_sites[idx].tolist():
-            cv2.circle(mel_map, (x, y), max(int(round(rng.uniform(1.5, 3.5) * px)), 1), float(rng.uniform(1.6, 2.6)), -1)
-    if mk["blemishes"] and len(lay.skin_sites):
-        idx = rng.integers(0, len(lay.skin_sites), mk["blemishes"])
-        for x, y in lay.skin_sites[idx].tolist():
-            r = max(int(round(rng.uniform(2.0, 4.0) * px)), 1)
-            y0, y1, x0, x1 = max(y - 3 * r, 0), min(y + 3 * r + 1, S), max(x - 3 * r, 0), min(x + 3 * r + 1, S)
-            patch = np.zeros((y1 - y0, x1 - x0), np.float32)
-            cv2.circle(patch, (x - x0, y - y0), r, float(rng.uniform(0.8, 1.6)), -1)
-            blood_map[y0:y1, x0:x1] += cv2.GaussianBlur(patch, (0, 0), r * 0.6)
+            r = max(int(round(rng.uniform(1.5, 3.5) * px)), 1)
+            y0, y1, x0, x1 = max(y - r - 2, 0), min(y + r + 3, S), max(x - r - 2, 0), min(x + r + 3, S)
+            gain = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.circle(gain, (x - x0, y - y0), r, 255, -1, cv2.LINE_AA)
+            g = gain.astype(np.float32)[..., None] * (float(rng.uniform(1.6, 2.6)) / 255)
+            lin[y0:y1, x0:x1] *= np.exp(g * mel_dir.astype(np.float32))
 
 
 def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Generator,
@@ -281,23 +301,23 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     lip_col = skin.linear_rgb(min(mel * 1.25, 0.9), min(blood * np.exp(sk["lip_blood"]), 0.45), 0.85)
     lip_dir = np.log(lip_col) - np.log(base)
 
+    # Low-frequency skin colour at half resolution (masks and noise are smooth), upsampled.
     noise_sd = cfg.skin.noise
-    n_lum = _noise(rng, S, 12, S) * noise_sd + _noise(rng, S, 48, S) * (noise_sd * 0.5)
-    n_red = _noise(rng, S, 20, S) * (noise_sd * 2.0)
-    blood_map = sk["cheek_blood"] * (m["cheek"] + 0.8 * m["nose"] + 0.25 * m["chin"]) + n_red
-    mel_map = np.zeros((S, S), np.float32)  # freckles and moles (melanin log-gain)
-    eye_map = m["eyes"]
-    _marks(rng, lay, attrs, mel_map, blood_map)
-    K = np.empty((S, S, 5), np.float32)
-    K[..., 0] = blood_map
-    K[..., 1] = mel_map
-    K[..., 2] = eye_map
-    K[..., 3] = m["lips"]
-    K[..., 4] = n_lum
-    T = np.stack([blood_dir, mel_dir, eye_dir, lip_dir, np.ones(3)]).astype(np.float32)
-    lin = (K.reshape(-1, 5) @ T).reshape(S, S, 3)
-    lin += log_base
-    np.exp(lin, out=lin)
+    H = S // 2
+    blood_dyn = _noise(rng, H, 20, H) * (noise_sd * 2.0)
+    _blemishes(rng, lay, attrs, blood_dyn)
+    n_lum = _noise(rng, H, 12, H) * noise_sd + _noise(rng, H, 48, H) * (noise_sd * 0.5)
+    K = np.empty((H, H, 5), np.float32)
+    K[..., :3] = lay.half_stack  # flush (cheek + nose + chin), eyes, lips
+    K[..., 0] *= sk["cheek_blood"]
+    K[..., 0] += blood_dyn
+    K[..., 3] = n_lum
+    K[..., 4] = 1.0
+    T = np.stack([blood_dir, eye_dir, lip_dir, np.ones(3), log_base]).astype(np.float32)
+    low = (K.reshape(-1, 5) @ T).reshape(H, H, 3)
+    np.exp(low, out=low)
+    lin = cv2.resize(low, (S, S), interpolation=cv2.INTER_LINEAR)
+    _pigment_marks(rng, lay, attrs, lin, mel_dir)
 
     # Hair layers, composited in linear RGB.
     hair_lin = _lin(attrs["hair"]["srgb"]).astype(np.float32)
@@ -331,7 +351,7 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
 
     # Surface: oily T-zone is smoother and shinier, lips glossy, hair matte.
     sf = attrs["surface"]
-    n_s = _noise(rng, S, 32, S)
+    n_s = _noise(rng, S, 32, S)  # noqa: surface noise at full size (one resize)
     rough = sf["roughness"] - sf["tzone_oil"] * m["tzone"] - 0.15 * m["lips"] + 0.04 * n_s
     rough += (0.85 - rough) * hair_alpha
     spec = sf["specular"] + 0.6 * sf["tzone_oil"] * m["tzone"] + 0.1 * m["lips"] - 0.03 * n_s
@@ -359,10 +379,10 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     spec_h = sf["specular"] - (sf["specular"] - 0.2) * hair_h
 
     maps = {
-        "albedo": skin.to_srgb8(lin),
+        "albedo": skin.to_srgb8_fast(lin),
         "roughness": np.clip(rough * 255 + 0.5, 0, 255).astype(np.uint8),
         "specular": np.clip(spec * 255 + 0.5, 0, 255).astype(np.uint8),
-        "albedo_head": skin.to_srgb8(lin_h),
+        "albedo_head": skin.to_srgb8_fast(lin_h),
         "roughness_head": np.clip(rough_h * 255 + 0.5, 0, 255).astype(np.uint8),
         "specular_head": np.clip(spec_h * 255 + 0.5, 0, 255).astype(np.uint8),
     }
@@ -378,7 +398,7 @@ def _facial_hair_alpha(rng, style: str, m: dict[str, np.ndarray]) -> np.ndarray:
         return m["beard"] * (0.25 + 0.35 * (grain > 0.45)) * float(rng.uniform(0.5, 1.0))
     area = {"full_beard": m["beard"], "mustache": m["mustache"], "goatee": m["goatee"]}[style]
     lowf = cv2.resize(rng.standard_normal((4, 4), dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    edge = smoothstep(area + 0.15 * lowf, 0.25, 0.6)
+    edge = smoothstep(area * (1 + 0.3 * lowf), 0.25, 0.6)  # multiplicative: zero stays zero
     return edge * (0.75 + 0.25 * grain) * float(rng.uniform(0.8, 1.0))
 
 

@@ -115,6 +115,7 @@ class FaceLayout:
     head_masks: dict[str, np.ndarray]  # head-tile soft masks (S/2,S/2) float32
     freckle_sites: np.ndarray  # (N,2) int texel (x,y) where freckles may go (cheeks, nose)
     skin_sites: np.ndarray  # (N,2) int texel (x,y) of plain facial skin (moles, blemishes)
+    half_stack: np.ndarray  # (S/2,S/2,3) float32: flush (cheek+nose+chin), eyes, lips at half size
 
 
 def _region_masks(pos: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
@@ -161,7 +162,9 @@ def _region_masks(pos: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
     must *= smoothstep(nose_bottom[1] - y, -0.1, 0.25) * smoothstep(y, mouth_c[1] - 0.6, mouth_c[1])
     m["mustache"] = must.astype(np.float32)
     goatee = _gauss(_seg_dist2(pos, lm[57] - [0, 0.4, 0], lm[8] - [0, 0.6, 0], (0.9, 0.5, 0.4)), 1.1)
-    m["goatee"] = np.maximum(goatee, m["mustache"]).astype(np.float32) * front
+    # Both lie inside the beard area, so the beard's bounding box holds every facial-hair style.
+    m["mustache"] = (m["mustache"] * m["beard"]).astype(np.float32)
+    m["goatee"] = (np.maximum(goatee, must) * m["beard"]).astype(np.float32)
     # Scalp: signed height above a hairline that runs ~5.5 cm above the brows at the front,
     # drops to the ear tops at the temples and to the nape at the back.
     zc = lm[0, 2] - 2.5
@@ -230,7 +233,11 @@ def _build_layout(model: FaceModel, size: int) -> FaceLayout:
     for d in (masks, head_masks):
         for k in d:
             d[k] = np.ascontiguousarray(d[k], np.float32)
-    return FaceLayout(size, hs, face, head, lm_uv, lm3, masks, head_masks, freckle_sites, skin_sites)
+    flush = masks["cheek"] + 0.8 * masks["nose"] + 0.25 * masks["chin"]
+    half = np.stack([cv2.resize(a, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
+                     for a in (flush, masks["eyes"], masks["lips"])], -1)
+    return FaceLayout(size, hs, face, head, lm_uv, lm3, masks, head_masks, freckle_sites, skin_sites,
+                      np.ascontiguousarray(half, np.float32))
 
 
 _LAYOUTS: dict[tuple[int, int], tuple[FaceModel, FaceLayout]] = {}
