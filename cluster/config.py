@@ -44,7 +44,8 @@ class RayConfig(BaseModel):
         0.0, ge=0, description="GPUs per render actor; a fraction (e.g. 0.25) packs several actors on one GPU.")
     unit_identities: int = Field(
         0, ge=0,
-        description="Identities per work unit (= per shard). 0 picks it from output.shard_target_mb. "
+        description="Identities per work unit (= per shard). 0 picks it from output.shard_target_mb "
+                    "(and at least 16 units). "
                     "Parallelism is at most the number of units: lower it for more actors than units. "
                     "Changes the shard layout, so it is part of the config hash.")
     max_restarts: int = Field(3, ge=0, description="Times Ray restarts a dead actor (pre-emption, crash).")
@@ -97,11 +98,19 @@ def estimated_bytes_per_image(cfg: JobConfig) -> float:
     return size + 1_000.0  # landmarks, expression and the other metadata columns
 
 
+MIN_AUTO_UNITS = 16
+
+
 def unit_identities(cfg: JobConfig) -> int:
+    """Identities per unit: ray.unit_identities, or the most that keep a shard under
+    output.shard_target_mb while leaving at least MIN_AUTO_UNITS units."""
     if cfg.ray.unit_identities:
         return min(cfg.ray.unit_identities, cfg.identities)
     per_identity = cfg.images_per_identity * estimated_bytes_per_image(cfg)
     k = int(cfg.output.shard_target_mb * 1e6 // per_identity)
+    # A small dataset still gets MIN_AUTO_UNITS units, so that several actors share it
+    # (its shards then fall below the target, which only matters for big datasets).
+    k = min(k, math.ceil(cfg.identities / MIN_AUTO_UNITS))
     return max(1, min(k, cfg.identities))
 
 

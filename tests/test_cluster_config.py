@@ -61,6 +61,8 @@ def test_auto_unit_size_aims_at_the_shard_target():
     png = parse_job_config({"identities": 10_000, "images_per_identity": 50,
                             "render": {"output": {"format": "png"}}})
     assert unit_identities(png) < k
+    small = parse_job_config({"identities": 64, "images_per_identity": 16})
+    assert n_units(small) == 16  # a small job is still split so several actors share it
 
 
 def test_config_hash_covers_data_not_placement():
@@ -175,3 +177,14 @@ def test_ray_job_file_is_valid(root_file):
     spec = load_job_spec(REPO / root_file)
     assert "generate" in spec.entrypoint and "--address auto" in spec.entrypoint
     assert Path(spec.runtime_env["working_dir"]) == REPO
+
+
+def test_default_yaml_states_the_real_defaults():
+    """configs/default.yaml documents the defaults: it must not drift from the code."""
+    from cluster.config import OutputConfig, RayConfig
+    from gen.config import GenConfig
+    from render.config import RenderConfig
+    d = load_job_config(REPO / "configs" / "default.yaml")
+    assert d.gen == GenConfig() and d.render == RenderConfig() and d.output == OutputConfig()
+    assert d.ray == RayConfig(num_gpus_per_actor=0.25)  # the one cluster-specific choice
+    assert (d.identities, d.images_per_identity) == (10_000, 50)
