@@ -195,7 +195,7 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
 
     from cluster.worker import RenderActor
 
-    t0 = time.perf_counter()
+    t0, t_mono = time.perf_counter(), time.monotonic()
     started = _connect(address, workers, cfg)
     last_flush = time.monotonic()
     bar = None
@@ -221,7 +221,7 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         actors = [actor_cls.remote(cfg_dict, o.uri if o.uri.startswith(("s3://", "gs://", "file://")) else o.root)
                   for _ in range(n_actors)]
         summary["workers"] = n_actors
-        sched = _Scheduler(ray, cfg, actors, pending, manifest, summary)
+        sched = _Scheduler(ray, cfg, actors, pending, manifest, summary, t_mono)
         done_ids = sum(rec["identities"][1] - rec["identities"][0] for rec in manifest["committed"].values())
         bar = tqdm(total=cfg.identities, initial=done_ids, unit="id", desc="generate", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True, smoothing=0.1)
@@ -248,7 +248,8 @@ class _Scheduler:
     the front of the queue; the actor, restarted by Ray, rejoins when ready() returns again.
     """
 
-    def __init__(self, ray, cfg: JobConfig, actors: list, pending: deque, manifest: dict, summary: dict):
+    def __init__(self, ray, cfg: JobConfig, actors: list, pending: deque, manifest: dict, summary: dict,
+                 t_job: float):
         self.ray, self.cfg, self.actors, self.pending = ray, cfg, actors, pending
         self.manifest, self.summary = manifest, summary
         self.starting = {a.ready.remote(): i for i, a in enumerate(actors)}  # ready ref -> actor
@@ -257,6 +258,7 @@ class _Scheduler:
         self.actor_failures = [0] * len(actors)
         self.unit_failures: dict[int, int] = {}
         self.last_error = ""
+        self.t_job = t_job  # time.monotonic() when generate() began
         self.bar = None
         self.t0 = self.last_event = time.monotonic()
         self.images = 0
@@ -291,6 +293,7 @@ class _Scheduler:
         try:
             self.ray.get(ref)
             self.idle.append(a)
+            self.summary.setdefault("first_actor_ready_s", round(time.monotonic() - self.t_job, 3))
         except self.ray.exceptions.RayError as e:
             self._actor_failed(a, e)
 

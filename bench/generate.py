@@ -1,0 +1,105 @@
+"""End-to-end images/s of the main job on this machine, next to the single-process render rate.
+
+Prints one JSON line:
+  job_images_per_s        the whole `generate` job with --workers actors: images / wall time,
+                          Ray start, actor start (model + renderer load), rendering, Parquet
+                          writes and manifest commits included
+  render_images_per_s     one process calling ImageMaker.render on the same images (identity
+                          generation, rendering, encoding), renderer already loaded
+  workers                 render actors of the job above
+  job_1_worker_images_per_s   the same job with one actor
+  render_only_images_per_s    the single process without the JPEG/PNG encoding
+  overhead_1_worker       1 - job_1_worker / render: what Ray, Parquet, start-up and progress
+                          reporting cost, like for like (one renderer each)
+  encoding_share          1 - render / render_only: the share of the render rate spent encoding
+  scaling                 job_images_per_s / job_1_worker_images_per_s
+Every renderer (the single process and each actor) runs Mesa llvmpipe with LP_NUM_THREADS=1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def render_rate(cfg) -> tuple[float, float]:
+    """(records/s, records/s without encoding) of one ImageMaker over the job's grid."""
+    from gen.facemodel import load_model
+    from render.pipeline import ImageMaker
+
+    maker = ImageMaker(load_model(cfg.gen.model), cfg.gen, cfg.render, cfg.seed)
+    maker.render(maker.identity(cfg.identity_start + cfg.identities), 0)  # warm-up outside the grid
+    total = encode = 0.0
+    n = 0
+    for i in range(cfg.identity_start, cfg.identity_start + cfg.identities):
+        t0 = time.perf_counter()
+        ident = maker.identity(i)
+        total += time.perf_counter() - t0
+        for j in range(cfg.images_per_identity):
+            t0 = time.perf_counter()
+            r = maker.render_scene(ident, maker.scene(i, j))
+            t1 = time.perf_counter()
+            maker.record(ident, r)
+            t2 = time.perf_counter()
+            total += t2 - t0
+            encode += t2 - t1
+            n += 1
+    maker.close()
+    return n / total, n / (total - encode)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/demo.yaml", help="job config (default: the demo job)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=None, help="scratch folder (default: a temp dir, removed)")
+    args = ap.parse_args()
+    os.environ["LP_NUM_THREADS"] = "1"
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+    from cluster.config import load_job_config
+    from cluster.job import generate
+
+    cfg = load_job_config(args.config)
+    render, render_only = render_rate(cfg)
+    scratch = Path(args.out or tempfile.mkdtemp(prefix="facesynth-bench-"))
+    try:
+        runs = {}
+        for w in sorted({1, args.workers}):
+            out = scratch / f"w{w}"
+            shutil.rmtree(out, ignore_errors=True)
+            s = generate(cfg, str(out), workers=w, progress=False)
+            assert s["complete"] and s["images_written"] == cfg.total_images
+            runs[w] = s
+    finally:
+        if args.out is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    job, job1 = runs[args.workers], runs[1]
+    print(json.dumps({
+        "job_images_per_s": job["images_per_s"],
+        "render_images_per_s": round(render, 2),
+        "workers": args.workers,
+        "job_1_worker_images_per_s": job1["images_per_s"],
+        "render_only_images_per_s": round(render_only, 2),
+        "overhead_1_worker": round(1 - job1["images_per_s"] / render, 3),
+        "encoding_share": round(1 - render / render_only, 3),
+        "scaling": round(job["images_per_s"] / job1["images_per_s"], 2),
+        "images": cfg.total_images,
+        "job_seconds": job["seconds"], "job_1_worker_seconds": job1["seconds"],
+        "first_actor_ready_s": job.get("first_actor_ready_s"),
+        "shard_mb": round(job["bytes"] / 1e6 / job["shards"], 2),
+        "cpu_cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+        "config": args.config,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
