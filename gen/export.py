@@ -56,6 +56,8 @@ def export_identity(model: FaceModel, identity: Identity, out: str | os.PathLike
                         f"Ns {max(2.0, (1 - rough) ** 2 * 200):.1f}", "illum 2", f"map_Kd {key}.png",
                         f"map_Ks {spec_key}.png", f"Pr {rough:.3f}", f"map_Pr {rough_key}.png", ""]
             elif MATERIAL_COLORS.get(name):
+                used = np.unique(model.face_uvs[faces])
+                uvs[used, 0] -= np.floor(uvs[used, 0].min())  # keep every exported UV in [0, 1]
                 r, g, b = (c / 255 for c in identity.colors[MATERIAL_COLORS[name]])
                 gloss = name.startswith(("M_Sclera", "M_Iris", "M_Teeth"))
                 mtl += [f"newmtl {name}", f"Kd {r:.4f} {g:.4f} {b:.4f}", "Ks 0.1 0.1 0.1",
