@@ -1,5 +1,84 @@
-"""Subcommands of this stage (registered through the facesynth.commands entry point)."""
+"""`facesynth preview ...` subcommands (registered through the facesynth.commands entry point)."""
+from __future__ import annotations
+
+import argparse
 
 
-def register(sub) -> None:
+def _load(args):
+    from gen.config import GenConfig
+    from gen.facemodel import load_model
+    from gen.yamlconfig import load_yaml_model
+    from render.config import RenderConfig, load_render_config
+    gen_cfg = load_yaml_model(GenConfig, args.gen_config) if getattr(args, "gen_config", None) else GenConfig()
+    render_cfg = load_render_config(args.config) if getattr(args, "config", None) else RenderConfig()
+    return load_model(gen_cfg.model), gen_cfg, render_cfg
+
+
+def _bar(total: int, what: str):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=what, unit="img")
+
+
+def _identities(args) -> int:
+    from render.pipeline import ImageMaker
+    from render.preview import clean, identities_sheet, save_png
+    model, gen_cfg, render_cfg = _load(args)
+    maker = ImageMaker(model, gen_cfg, clean(render_cfg), args.seed)
+    with _bar(args.n, "identities") as bar:
+        sheet = identities_sheet(maker, args.n, tile=args.tile, columns=args.columns, progress=bar.update)
+    print(f"wrote {save_png(sheet, args.out)} ({args.n} identities: frontal, 3/4, profile)")
+    return 0
+
+
+def _renders(args) -> int:
+    from render.pipeline import ImageMaker
+    from render.preview import renders_sheet, save_png
+    model, gen_cfg, render_cfg = _load(args)
+    maker = ImageMaker(model, gen_cfg, render_cfg, args.seed)
+    with _bar(args.identities * args.per, "renders") as bar:
+        sheet = renders_sheet(maker, args.identities, args.per, tile=args.tile, landmarks=args.landmarks,
+                              progress=bar.update)
+    print(f"wrote {save_png(sheet, args.out)} ({args.identities} identities x {args.per} renders, yaw -80..80)")
+    return 0
+
+
+def _poses(args) -> int:
+    from render.config import RenderConfig, load_render_config
+    from render.preview import pose_histogram
+    render_cfg = load_render_config(args.config) if args.config else RenderConfig()
+    print(f"wrote {pose_histogram(render_cfg, args.n, args.out, args.seed)} ({args.n} sampled poses)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subparsers to `sub`."""
+    prev = sub.add_parser("preview", help="contact sheets of identities and renders, pose histogram")
+    psub = prev.add_subparsers(dest="preview_command", metavar="WHAT", required=True)
+
+    def common(p, config=True):
+        p.add_argument("--out", required=True, help="PNG to write")
+        p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+        if config:
+            p.add_argument("--config", help="render distribution YAML (default: built-in defaults, "
+                                            "see configs/render-default.yaml)")
+            p.add_argument("--gen-config", help="gen config YAML (default: built-in defaults)")
+
+    p = psub.add_parser("identities", help="frontal, 3/4 and profile view of each identity")
+    p.add_argument("--n", type=int, default=16, help="number of identities (default 16)")
+    p.add_argument("--tile", type=int, default=96, help="tile size in px (default 96)")
+    p.add_argument("--columns", type=int, default=4, help="identities per row (default 4)")
+    common(p)
+    p.set_defaults(func=_identities)
+
+    p = psub.add_parser("renders", help="identities x renders across the yaw range, as the config draws them")
+    p.add_argument("--identities", type=int, default=4)
+    p.add_argument("--per", type=int, default=8, help="renders per identity (default 8)")
+    p.add_argument("--tile", type=int, default=112)
+    p.add_argument("--landmarks", action="store_true", help="draw the 5 alignment points")
+    common(p)
+    p.set_defaults(func=_renders)
+
+    p = psub.add_parser("poses", help="histogram of sampled poses against the configured distribution")
+    p.add_argument("--n", type=int, default=10000)
+    common(p)
+    p.set_defaults(func=_poses)

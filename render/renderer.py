@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gen.errors import FacesynthError
 from render import egl
 
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
@@ -48,8 +49,10 @@ class FaceRenderer:
         try:
             self.renderer = pyrender.OffscreenRenderer(size, size)
         except Exception as e:  # noqa: BLE001 - any EGL failure means the same thing to the user
-            raise egl.FacesynthError(f"could not create an EGL context ({type(e).__name__}: {e}); {egl.INSTALL_HINT}") from None
+            raise FacesynthError(f"could not create an EGL context ({type(e).__name__}: {e}); {egl.INSTALL_HINT}") from None
         self.renderer._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+        from OpenGL import GL
+        self.gl_renderer = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")  # e.g. llvmpipe
         self.topo = build_topology(model)
         self.scene = pyrender.Scene(ambient_light=np.zeros(3), bg_color=np.zeros(4))
         self.camera = pyrender.PerspectiveCamera(yfov=0.3, znear=5.0, zfar=1000.0, aspectRatio=1.0)
