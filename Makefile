@@ -27,10 +27,14 @@ $(STAMP): pyproject.toml Makefile | sysdeps
 	$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0
 	touch $@
 
+# The main job on the embedded local Ray: a small dataset with the default distributions.
+# Rerunning resumes (or does nothing when the dataset is complete).
 demo: setup
-	$(BIN)/facesynth models import ict-facekit
+	@$(BIN)/facesynth models list | grep -q '^ict-facekit ' || $(BIN)/facesynth models import ict-facekit
 	$(BIN)/facesynth generate --config configs/demo.yaml --out $(OUT)
 	$(BIN)/facesynth inspect $(OUT)
+	@echo "data: $(OUT)/part-*.parquet (read with cluster.dataset.open_dataset('$(OUT)'), see docs/schema.md)"
+	@echo "contact sheet: $(OUT)/_inspect/contact_sheet.png"
 
 test: setup
 	$(BIN)/python -m pytest -q tests
