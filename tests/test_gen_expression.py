@@ -58,3 +58,11 @@ def test_applied_on_identity(face_model):
     assert opened[chin, 1] < ident.vertices[chin, 1] - 0.5  # chin drops by > 5 mm
     same = face_model.shape(ident.coeffs, np.zeros(53, np.float32))
     np.testing.assert_allclose(same, ident.vertices, atol=1e-5)
+
+
+def test_default_config_file_matches_defaults():
+    from pathlib import Path
+
+    from gen.config import load_gen_config
+    cfg = load_gen_config(Path(__file__).resolve().parents[1] / "configs" / "gen-default.yaml")
+    assert cfg == GenConfig()
