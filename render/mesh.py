@@ -49,7 +49,7 @@ class Topology:
     """Per-model render topology, built once per process."""
     used: np.ndarray  # (Vs,) model vertex ids that are drawn (welded subset)
     main: Primitive
-    mouth: Primitive
+    mouth: Primitive | None  # None where the model has no mouth interior
     normal_tris: np.ndarray  # (F, 3) triangles over the welded subset, for normals
     incidence: sp.csr_matrix  # (Vs, F) vertex-face incidence, sums face normals into vertex normals
 
@@ -66,6 +66,8 @@ def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
     polar = np.zeros((model.n_vertices, 2), np.float32)
     cornea = []
     for side in ("left", "right"):
+        if f"iris_{side}" not in model.vertex_regions or f"M_Sclera{side.capitalize()}" not in model.region_names:
+            continue  # a model without separate eyeballs (e.g. BFM)
         ia, ib = model.vertex_regions[f"iris_{side}"]
         sa, sb = model.vertex_regions[f"sclera_{side}"]
         iris, ball = v[ia:ib], v[sa:sb]
@@ -86,7 +88,7 @@ def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
         fc = v[model.faces[f]].mean(1) - centre
         ang = np.degrees(np.arccos(np.clip((fc / np.linalg.norm(fc, axis=1, keepdims=True)) @ axis, -1, 1)))
         cornea.append(f[ang < rim])
-    return polar, np.concatenate(cornea)
+    return polar, (np.concatenate(cornea) if cornea else np.zeros(0, np.int64))
 
 
 def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_of_face: np.ndarray,
@@ -125,7 +127,7 @@ def _cell_centre(part: str) -> tuple[float, float]:
 def build_topology(model: FaceModel) -> Topology:
     iris_polar, cornea = _eye_geometry(model)
     main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), cornea)
-    mouth_lo, mouth_hi = model.vertex_regions["mouth_socket"]
+    mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
     fv = model.faces[main_f]
     socket = np.all((fv >= mouth_lo) & (fv < mouth_hi), axis=1)
     mouth_f = np.concatenate([main_f[socket], _region_faces(model, MOUTH_REGIONS)])
@@ -157,7 +159,7 @@ def build_topology(model: FaceModel) -> Topology:
         return Primitive(vertex=uniq[:, 0].astype(np.int64), uv=uv,
                          triangles=np.ascontiguousarray(tris))
 
-    return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f),
+    return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f) if len(mouth_f) else None,
                     normal_tris=normal_tris, incidence=incidence)
 
 

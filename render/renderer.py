@@ -79,16 +79,19 @@ class FaceRenderer:
         self._neutral = (v, n)
         self._buffers = {}
         prims = {}
-        for name, p in (("main", self.topo.main), ("mouth", self.topo.mouth)):
+        for name, p in self._parts():
             data = interleave(p, v, n)
             self._buffers[name] = data
             prims[name] = pr.Primitive(positions=data[:, 0:3], normals=data[:, 3:6], texcoord_0=data[:, 6:8],
                                        indices=p.triangles, material=material)
         self.main_node = self.scene.add(pr.Mesh([prims["main"]]), pose=np.eye(4))
-        self.mouth_node = self.scene.add(pr.Mesh([prims["mouth"]]), pose=np.eye(4))
+        self.mouth_node = self.scene.add(pr.Mesh([prims["mouth"]]), pose=np.eye(4)) if "mouth" in prims else None
         self._prims = prims
         self._dirty = False
         self.identity_key = key
+
+    def _parts(self):
+        return [(k, p) for k, p in (("main", self.topo.main), ("mouth", self.topo.mouth)) if p is not None]
 
     def _upload(self, v: np.ndarray | None) -> None:
         """Positions/normals for this image: `v` (V,3) expression-deformed vertices, None = neutral."""
@@ -102,7 +105,7 @@ class FaceRenderer:
         else:
             vs = np.ascontiguousarray(v[self.topo.used], np.float32)
             n = vertex_normals(self.topo, vs)
-        for name, p in (("main", self.topo.main), ("mouth", self.topo.mouth)):
+        for name, p in self._parts():
             data = interleave(p, vs, n, out=self._buffers[name])
             prim = self._prims[name]
             if prim._vaid is None:  # not yet in the GL context: pyrender uploads it on first draw
@@ -121,8 +124,9 @@ class FaceRenderer:
         self.renderer._platform.make_current()
         self._upload(vertices)
         self.scene.set_pose(self.main_node, model_matrix)
-        self.scene.set_pose(self.mouth_node, model_matrix)
-        self.mouth_node.mesh.is_visible = bool(mouth)
+        if self.mouth_node is not None:
+            self.scene.set_pose(self.mouth_node, model_matrix)
+            self.mouth_node.mesh.is_visible = bool(mouth)
         self.camera.yfov = float(yfov)
         cam = np.eye(4)
         cam[:3, 3] = camera_position
