@@ -122,16 +122,21 @@ def _noise(rng: np.random.Generator, size: int, cells: int, out: int) -> np.ndar
 
 
 def _composite(lin: np.ndarray, alpha: np.ndarray, color: np.ndarray, box=None) -> None:
-    """lin = lin*(1-a) + color*a, in place, inside box = (r0, r1, c0, c1)."""
+    """lin = lin*(1-a) + color*a, in place, inside box = (r0, r1, c0, c1). `color` is an RGB
+    triple or an image the size of the box."""
     if box is None:
         box = (0, lin.shape[0], 0, lin.shape[1])
     r0, r1, c0, c1 = box
     if r1 <= r0 or c1 <= c0:
         return
-    a = alpha[..., None] if alpha.ndim == 2 else alpha
+    a = np.ascontiguousarray(alpha.reshape(r1 - r0, c1 - c0), np.float32)
     sub = lin[r0:r1, c0:c1]
-    sub *= 1 - a
-    sub += a * color.astype(np.float32)
+    col = np.asarray(color, np.float32)
+    if col.ndim == 1:
+        col = np.broadcast_to(col, sub.shape)
+    # OpenCV's per-pixel blend is one SIMD pass; weights are (1-a, a), which sum to 1.
+    out = cv2.blendLinear(np.ascontiguousarray(sub), np.ascontiguousarray(col), 1.0 - a, a)
+    lin[r0:r1, c0:c1] = out
 
 
 def _bbox(mask: np.ndarray, pad: int = 2):
@@ -346,7 +351,7 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     if hr["scalp"]:
         r0, r1, c0, c1 = boxes["scalp"]
         a, tint = _scalp_alpha(rng, m, (r0, r1, c0, c1), hr["hairline"])
-        _composite(lin, a[..., None], hair_lin * tint[..., None], (r0, r1, c0, c1))
+        _composite(lin, a, hair_lin * tint[..., None], (r0, r1, c0, c1))
         hair_alpha[r0:r1, c0:c1] = np.maximum(hair_alpha[r0:r1, c0:c1], a)
 
     # Surface: oily T-zone is smoother and shinier, lips glossy, hair matte.
@@ -373,7 +378,7 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     if hr["scalp"]:
         r0, r1, c0, c1 = boxes["head_scalp"]
         a, tint = _scalp_alpha(rng, hm, (r0, r1, c0, c1), hr["hairline"])
-        _composite(lin_h, a[..., None], hair_lin * tint[..., None], (r0, r1, c0, c1))
+        _composite(lin_h, a, hair_lin * tint[..., None], (r0, r1, c0, c1))
         hair_h[r0:r1, c0:c1] = np.maximum(hair_h[r0:r1, c0:c1], a)
     rough_h = sf["roughness"] + (0.85 - sf["roughness"]) * hair_h
     spec_h = sf["specular"] - (sf["specular"] - 0.2) * hair_h
