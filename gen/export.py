@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gen.appearance import MATERIAL_COLORS, MATERIAL_SURFACE, MATERIAL_TEXTURES
+from gen.atomic import atomic_dir
 from gen.errors import FacesynthError
 from gen.facemodel import FaceModel
 from gen.identity import Identity
@@ -31,15 +30,9 @@ def _png(path: Path, img: np.ndarray) -> None:
 def export_identity(model: FaceModel, identity: Identity, out: str | os.PathLike,
                     expression: np.ndarray | None = None) -> Path:
     out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "identity.obj").exists())):
         raise FacesynthError(f"{out}: exists and is not an identity export folder; choose a new --out folder")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise FacesynthError(f"{out}: cannot create the output folder ({e.strerror}); choose a writable --out") from None
-    try:
+    with atomic_dir(out, "export folder") as tmp:
         verts = identity.vertices if expression is None else model.shape(identity.coeffs, expression)
         uvs = np.array(model.uvs, np.float32)
         groups, mtl = [], []
@@ -71,15 +64,4 @@ def export_identity(model: FaceModel, identity: Identity, out: str | os.PathLike
                 "attributes": identity.attributes, "coeffs": [round(float(c), 6) for c in identity.coeffs],
                 "units": model.meta.get("units", "cm"), "license": model.meta.get("license")}
         (tmp / "identity.json").write_text(json.dumps(meta, indent=1, default=str))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private
-        old = None
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

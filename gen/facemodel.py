@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from gen.atomic import atomic_dir
 from gen.errors import FacesynthError
 from gen.paths import models_dir
 
@@ -69,10 +68,8 @@ def save_model(model: FaceModel, license_text: str | None, extra_files: dict[str
                root: Path | None = None) -> Path:
     """Write the cache atomically: build in a temp folder beside it, then swap it in."""
     root = root or models_dir()
-    root.mkdir(parents=True, exist_ok=True)
     final = root / model.name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{model.name}.tmp-", dir=root))
-    try:
+    with atomic_dir(final, "model cache") as tmp:
         for key in _ARRAYS:
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(getattr(model, key)))
         meta = dict(model.meta, name=model.name, version=model.version, cache_format=CACHE_FORMAT,
@@ -83,16 +80,6 @@ def save_model(model: FaceModel, license_text: str | None, extra_files: dict[str
             (tmp / "LICENSE").write_text(license_text)
         for name, data in (extra_files or {}).items():
             (tmp / name).write_bytes(data)
-        old = None
-        if final.exists():
-            old = root / f".{model.name}.old-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
