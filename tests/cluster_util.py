@@ -74,8 +74,10 @@ def alive(pids) -> set[int]:
     return {p for p in pids if p in t and t[p][2] != "Z"}
 
 
-def kill_tree(pgid: int, sig=signal.SIGKILL, wait_s: float = 10.0) -> None:
-    pids = tree(pgid)
+def kill_tree(pgid: int, sig=signal.SIGKILL, wait_s: float = 10.0, also=()) -> None:
+    """Signal the group's tree plus `also` (a tree taken earlier: once a parent dies, its
+    children move to init and no longer show up under the group), then SIGKILL leftovers."""
+    pids = tree(pgid) | set(also)
     for p in pids:
         try:
             os.kill(p, sig)
@@ -84,12 +86,14 @@ def kill_tree(pgid: int, sig=signal.SIGKILL, wait_s: float = 10.0) -> None:
     deadline = time.monotonic() + wait_s
     while alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = alive(pids)
-    for p in left:
+    for p in alive(pids):
         try:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + wait_s
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def processes_matching(prefix: str) -> list[int]:

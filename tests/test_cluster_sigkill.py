@@ -1,5 +1,6 @@
-"""SIGKILL the `facesynth generate` driver mid-run (with its embedded Ray), rerun the same
-command, and get every (identity, image_index) exactly once."""
+"""Kill `facesynth generate` mid-run — SIGKILL of the driver and its embedded Ray, or Ctrl-C
+(SIGINT to the whole process group, as a terminal sends it) — rerun the same command, and get
+every (identity, image_index) exactly once."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from cluster_util import alive, assert_exactly_once, kill_tree, tree
 
@@ -19,7 +21,8 @@ from cluster.storage import MANIFEST
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_sigkill_driver_then_rerun_is_exactly_once(tmp_path, face_model):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+def test_killed_driver_then_rerun_is_exactly_once(sig, tmp_path, face_model):
     data = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
     data["ray"]["unit_identities"] = 1  # 8 units: the kill lands with most of them still to do
     cfg_path = tmp_path / "job.yaml"
@@ -31,6 +34,7 @@ def test_sigkill_driver_then_rerun_is_exactly_once(tmp_path, face_model):
 
     p = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
+    procs: set[int] = set()
     try:
         deadline = time.monotonic() + 240
         while not list(out.glob("part-*.parquet")):
@@ -38,9 +42,12 @@ def test_sigkill_driver_then_rerun_is_exactly_once(tmp_path, face_model):
             assert time.monotonic() < deadline, "no shard committed in time"
             time.sleep(0.02)
         procs = tree(p.pid)  # the driver, its Ray (gcs, raylet) and the actors
-        os.killpg(p.pid, signal.SIGKILL)
+        os.killpg(p.pid, sig)
+        if sig == signal.SIGINT:  # the driver stops on its own, keeping what is committed
+            assert p.wait(timeout=120) == 130
+            assert "rerun the same command to resume" in p.stderr.read()
     finally:
-        kill_tree(p.pid)
+        kill_tree(p.pid, also=procs | tree(p.pid))
         p.wait()
     assert not alive(procs), "processes of the killed run survived"
     committed = sorted(x.name for x in out.glob("part-*.parquet"))

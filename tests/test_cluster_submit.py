@@ -46,7 +46,7 @@ def ray_head():
         yield f"http://127.0.0.1:{dash}"
     finally:
         procs = tree(p.pid)  # the head's daemons keep the process group of `ray start`
-        kill_tree(p.pid)
+        kill_tree(p.pid, also=procs)
         assert not alive(procs)
         subprocess.run(["rm", "-rf", temp], check=False)
 
