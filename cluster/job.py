@@ -134,6 +134,8 @@ def _connect(address: str | None, workers: int | None, cfg: JobConfig) -> bool:
             ray.init(address="local", include_dashboard=False,
                      num_cpus=max(cores, math.ceil(n * cfg.ray.num_cpus_per_actor)), **kw)
         else:
+            from cluster import rayauth
+            rayauth.enable_for_join()
             ray.init(address=address, **kw)
     except Exception as e:
         raise FacesynthError(f"--address {address or 'local'}: cannot start or join Ray ({storage._first_line(e)}); "
@@ -221,7 +223,8 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         actors = [actor_cls.remote(cfg_dict, o.uri if o.uri.startswith(("s3://", "gs://", "file://")) else o.root)
                   for _ in range(n_actors)]
         summary["workers"] = n_actors
-        sched = _Scheduler(ray, cfg, actors, pending, manifest, summary, t_mono)
+        sched = _Scheduler(ray, cfg, actors, pending, manifest, summary, t_mono,
+                           streaming=not (address or "").startswith("ray://"))
         done_ids = sum(rec["identities"][1] - rec["identities"][0] for rec in manifest["committed"].values())
         bar = tqdm(total=cfg.identities, initial=done_ids, unit="id", desc="generate", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True, smoothing=0.1)
@@ -246,10 +249,12 @@ class _Scheduler:
     An actor is used only once its ready() call returns, so actors Ray cannot place yet (a
     busy or autoscaling cluster) hold no work. A unit whose actor died or raised goes back to
     the front of the queue; the actor, restarted by Ray, rejoins when ready() returns again.
+    Progress arrives per identity through Ray streaming generators, or per unit under Ray
+    Client (ray://), which does not support them.
     """
 
     def __init__(self, ray, cfg: JobConfig, actors: list, pending: deque, manifest: dict, summary: dict,
-                 t_job: float):
+                 t_job: float, streaming: bool = True):
         self.ray, self.cfg, self.actors, self.pending = ray, cfg, actors, pending
         self.manifest, self.summary = manifest, summary
         self.starting = {a.ready.remote(): i for i, a in enumerate(actors)}  # ready ref -> actor
@@ -259,6 +264,7 @@ class _Scheduler:
         self.unit_failures: dict[int, int] = {}
         self.last_error = ""
         self.t_job = t_job  # time.monotonic() when generate() began
+        self.streaming = streaming  # Ray Client (ray://) cannot follow streaming generators
         self.bar = None
         self.t0 = self.last_event = time.monotonic()
         self.images = 0
@@ -269,7 +275,11 @@ class _Scheduler:
         while self.idle and self.pending:
             a, u = self.idle.pop(0), self.pending.popleft()
             first, end = unit_range(cfg, u)
-            g = self.actors[a].run_unit.options(num_returns="streaming").remote(u, first, end, shard_name(cfg, u))
+            actor = self.actors[a]
+            if self.streaming:
+                g = actor.run_unit.options(num_returns="streaming").remote(u, first, end, shard_name(cfg, u))
+            else:
+                g = actor.run_unit_blocking.remote(u, first, end, shard_name(cfg, u))
             self.inflight[g] = [a, u, 0]
         if not self.pending and not self.inflight:
             return False
@@ -310,7 +320,7 @@ class _Scheduler:
         ray, cfg = self.ray, self.cfg
         a, u, reported = self.inflight[g]
         try:
-            msg = ray.get(next(g))
+            msg = ray.get(next(g) if self.streaming else g)
         except StopIteration:
             return self._unit_failed(g, RuntimeError(f"unit {u} ended without committing its shard"))
         except ray.exceptions.RayError as e:
@@ -321,6 +331,10 @@ class _Scheduler:
             self.bar.update(1)
         elif msg["kind"] == "done":
             del self.inflight[g]
+            if not self.streaming:  # progress comes a whole unit at a time
+                first, end = msg["identities"]
+                self.images += msg["rows"]
+                self.bar.update(end - first)
             if msg["rows"] != _units_expected_rows(cfg, u):
                 raise FacesynthError(f"unit {u}: shard has {msg['rows']} rows, expected "
                                      f"{_units_expected_rows(cfg, u)}; this is a bug, please report it")

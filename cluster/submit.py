@@ -3,7 +3,6 @@ the Ray Jobs API and stream its logs until it ends (see ray_job.yaml at the repo
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cluster import rayauth
 from gen.errors import FacesynthError
 from gen.yamlconfig import load_yaml_model
 
@@ -48,21 +48,12 @@ def load_job_spec(path: str | Path) -> JobSpec:
     return spec.model_copy(update={"runtime_env": env})
 
 
-def _auth_headers() -> dict[str, str]:
-    """Ray's token auth: send the cluster token where one is configured on this machine."""
-    tok = os.environ.get("RAY_AUTH_TOKEN")
-    if not tok:
-        p = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
-        tok = p.read_text().strip() if p.is_file() else None
-    return {"Authorization": f"Bearer {tok}"} if tok else {}
-
-
 def _client(address: str):
     from ray.job_submission import JobSubmissionClient
     if not address.startswith(("http://", "https://")):
         raise FacesynthError(f"--address {address}: the Jobs API address is http://HEAD:8265 (the dashboard port)")
     try:
-        return JobSubmissionClient(address, headers=_auth_headers())
+        return JobSubmissionClient(address, headers=rayauth.http_headers())
     except Exception as e:
         line = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise FacesynthError(f"--address {address}: cannot reach the Ray Jobs API ({line}); "

@@ -86,3 +86,11 @@ class RenderActor:
         size = out.fs.get_file_info(out.path(name)).size
         yield {"kind": "done", "unit": unit, "file": name, "rows": rows, "bytes": int(size),
                "identities": [first, end], "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+
+    def run_unit_blocking(self, unit: int, first: int, end: int, name: str) -> dict:
+        """run_unit for Ray Client drivers (ray://), which cannot follow streaming methods:
+        returns only the final {"kind": "done"} message."""
+        last = None
+        for last in self.run_unit(unit, first, end, name):
+            pass
+        return last
