@@ -148,16 +148,123 @@ def _bbox(mask: np.ndarray, pad: int = 2):
             max(cols[0] - pad, 0), min(cols[-1] + pad + 1, mask.shape[1]))
 
 
-_BOXES: dict[int, dict[str, tuple]] = {}
+@dataclass(frozen=True)
+class _StrandField:
+    """Short anti-aliased strokes drawn once per process over a box of one tile, padded by `pad`
+    texels on each side so an identity can take a randomly shifted box-sized window of it.
+    rank: value in (0, 1] of the top-most stroke (strokes are drawn in rank order, so it is the
+    highest rank covering the texel); thresholding it at 1 - density keeps a `density` share of
+    the strokes, which is how sparse hair lets skin show through. tint: per-stroke brightness."""
+    box: tuple
+    pad: int
+    rank: np.ndarray
+    tint: np.ndarray
+
+    def window(self, rng) -> tuple[np.ndarray, np.ndarray]:
+        r0, r1, c0, c1 = self.box
+        oy, ox = (int(v) for v in rng.integers(0, 2 * self.pad + 1, 2))
+        return (self.rank[oy:oy + r1 - r0, ox:ox + c1 - c0], self.tint[oy:oy + r1 - r0, ox:ox + c1 - c0])
 
 
-def _static_boxes(lay: FaceLayout) -> dict[str, tuple]:
-    key = id(lay)
-    if key not in _BOXES:
-        m, hm = lay.masks, lay.head_masks
-        _BOXES[key] = {"beard": _bbox(m["beard"] > 0.01), "scalp": _bbox(m["scalp_field"] > -2.5),
-                       "head_scalp": _bbox(hm["scalp_field"] > -2.5), "head_beard": _bbox(hm["beard"] > 0.01)}
-    return _BOXES[key]
+def _draw_strands(tag: int, box: tuple, pad: int, seed_mask: np.ndarray, dirs: np.ndarray, per_texel: float,
+                  length: tuple[float, float], jitter: float, tint: tuple[float, float]) -> _StrandField:
+    """Strokes rooted at random texels of `seed_mask` (box-sized), pointing along `dirs` (box-sized
+    unit (dx, dy) in texels) with `jitter` radians of spread; `per_texel` strokes per seed texel."""
+    rng = np.random.default_rng(np.random.SeedSequence([0x4A1F, tag]))  # static: same in every process
+    sm = np.pad(seed_mask, pad, mode="edge")
+    dv = np.pad(dirs, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    ys, xs = np.nonzero(sm)
+    h, w = sm.shape
+    n = int(per_texel * len(ys))
+    if n == 0:
+        z = np.zeros((h, w), np.float32)
+        return _StrandField(box, pad, z, z + 1)
+    k = rng.integers(0, len(ys), n)
+    root = np.stack([xs[k], ys[k]], 1) + rng.random((n, 2)) - 0.5
+    ang = np.arctan2(dv[ys[k], xs[k], 1], dv[ys[k], xs[k], 0]) + rng.normal(0, jitter, n)
+    d = np.stack([np.cos(ang), np.sin(ang)], 1)
+    ln = rng.uniform(*length, n)[:, None]
+    segs = np.stack([root - 0.2 * ln * d, root + 0.8 * ln * d], 1)
+    rank = rng.random(n)
+    tl = rng.integers(0, 4, n)
+    order = np.argsort(rank, kind="stable")
+    rank_img = np.zeros((h, w), np.uint8)
+    tint_img = np.full((h, w), 128, np.uint8)
+    pts = np.round(segs * 16).astype(np.int32)
+    nb = 16  # rank levels: strokes are drawn lowest rank first, one polylines call per level x tint
+    lvl = np.minimum((rank * nb).astype(int), nb - 1)
+    for b in range(nb):
+        for t in range(4):
+            sel = order[(lvl[order] == b) & (tl[order] == t)]
+            if sel.size:
+                cv2.polylines(rank_img, list(pts[sel]), False, int(round((b + 1) * 255 / nb)), 1, cv2.LINE_AA, shift=4)
+                cv2.polylines(tint_img, list(pts[sel]), False, int(t * 255 / 3), 1, cv2.LINE_AA, shift=4)
+    lo, hi = tint
+    return _StrandField(box, pad, rank_img.astype(np.float32) * (1 / 255),
+                        (lo + (hi - lo) * tint_img.astype(np.float32) * (1 / 255)).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class _HairStatics:
+    beard_box: tuple
+    beard: dict  # box-sized static masks/fields of the face tile
+    beard_strands: _StrandField
+    stubble: _StrandField
+    scalp: _StrandField  # face tile
+    head_scalp: _StrandField  # head tile
+
+
+_STATICS: dict[int, tuple[FaceLayout, _HairStatics]] = {}
+
+
+def _crop(d: dict, box) -> dict:
+    r0, r1, c0, c1 = box
+    return {k: np.ascontiguousarray(v[r0:r1, c0:c1]) for k, v in d.items()}
+
+
+def _scalp_strands(tag: int, masks: dict, size: int, cm_per_texel: float) -> _StrandField:
+    box = _bbox(masks["scalp_field"] > -2.5)
+    r0, r1, c0, c1 = box
+    field = masks["scalp_field"]
+    # Strands run away from the hairline (up the field's gradient): combed back at the front,
+    # hanging down at the back.
+    gy, gx = np.gradient(cv2.GaussianBlur(field, (0, 0), 2.0))
+    g = np.stack([gx, gy], -1)[r0:r1, c0:c1]
+    g /= np.linalg.norm(g, axis=-1, keepdims=True) + 1e-6
+    sub = field[r0:r1, c0:c1]
+    seed = (sub > -1.5) & (masks["ear"][r0:r1, c0:c1] < 0.5)
+    px = 1.0 / cm_per_texel
+    return _draw_strands(tag, box, max(int(round(0.4 * px)), 2), seed, g.astype(np.float32), 0.25,
+                         (0.5 * px, 1.1 * px), 0.25, (0.7, 1.25))
+
+
+def _hair_statics(lay: FaceLayout) -> _HairStatics:
+    """Per-process facial and scalp hair data: boxes, cropped fields, stroke fields (~0.3 s)."""
+    hit = _STATICS.get(id(lay))
+    if hit is not None and hit[0] is lay:
+        return hit[1]
+    m = lay.masks
+    px = 1.0 / lay.face.cm_per_texel
+    area = (m["beard_field"] > -1.5) | (m["mustache_field"] > -0.5) | (m["goatee_field"] > -0.5)
+    box = _bbox(area, pad=4)
+    r0, r1, c0, c1 = box
+    beard = _crop({k: m[k] for k in ("beard_field", "mustache_field", "goatee_field", "mouth_ring_field",
+                                     "cheek_line", "mustache")}, box)
+    # Hairs grow down; on the upper lip down and out from the philtrum.
+    cols = np.arange(c0, c1, dtype=np.float32) - (lay.size - 1) / 2
+    k = 0.25 + 0.75 * beard["mustache"]
+    dirs = np.stack([k * np.sign(cols)[None, :], np.ones_like(k)], -1)
+    dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
+    seed = area[r0:r1, c0:c1]
+    pad = max(int(round(0.5 * px)), 2)
+    strands = _draw_strands(1, box, pad, seed, dirs, 0.45, (0.35 * px, 0.7 * px), 0.3, (0.65, 1.3))
+    # Stubble: stumps ~1 mm long at about life density (facial hair ~50-100 per cm²; one 512²
+    # texel is ~0.003 cm², so ~0.2-0.3 per texel; a little denser so the speckle reads).
+    stubble = _draw_strands(2, box, pad, seed, dirs, 0.4, (0.06 * px, 0.14 * px), 0.5, (0.8, 1.1))
+    out = _HairStatics(box, beard, strands, stubble, _scalp_strands(3, m, lay.size, lay.face.cm_per_texel),
+                       _scalp_strands(4, lay.head_masks, lay.head_size, lay.head.cm_per_texel))
+    _STATICS[id(lay)] = (lay, out)
+    return out
 
 
 def _brow_strokes(rng, lay: FaceLayout, attrs: dict) -> tuple[np.ndarray, tuple]:
@@ -290,7 +397,6 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
                     attrs: dict | None = None) -> Appearance:
     """Maps, flat colours and attributes of one identity, drawn from `rng`."""
     lay = face_layout(model, cfg.texture_size)
-    boxes = _static_boxes(lay)
     S, HS = lay.size, lay.head_size
     m, hm = lay.masks, lay.head_masks
     attrs = attrs if attrs is not None else sample_attributes(cfg, rng)
@@ -337,21 +443,17 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     canvas, (r0, r1, c0, c1) = _lash_line(lay)
     _composite(lin, canvas.astype(np.float32) * (0.8 / 255), lash_lin, (r0, r1, c0, c1))
 
+    st = _hair_statics(lay)
     style = attrs["facial_hair"]
-    head_beard = None
     if style != "none":
-        r0, r1, c0, c1 = boxes["beard"]
-        a = _facial_hair_alpha(rng, style, {k: v[r0:r1, c0:c1] for k, v in m.items()})
-        _composite(lin, a, hair_lin * (0.8 if style == "stubble" else 1.0), (r0, r1, c0, c1))
+        r0, r1, c0, c1 = st.beard_box
+        a = _facial_hair(rng, style, st, hair_lin, lin)
         hair_alpha[r0:r1, c0:c1] = np.maximum(hair_alpha[r0:r1, c0:c1], a)
-        if style == "full_beard" or style == "stubble":
-            head_beard = style
 
     hr = attrs["hair"]
     if hr["scalp"]:
-        r0, r1, c0, c1 = boxes["scalp"]
-        a, tint = _scalp_alpha(rng, m, (r0, r1, c0, c1), hr["hairline"])
-        _composite(lin, a, hair_lin * tint[..., None], (r0, r1, c0, c1))
+        r0, r1, c0, c1 = st.scalp.box
+        a = _scalp(rng, m, st.scalp, hr["hairline"], hair_lin, lin)
         hair_alpha[r0:r1, c0:c1] = np.maximum(hair_alpha[r0:r1, c0:c1], a)
 
     # Surface: oily T-zone is smoother and shinier, lips glossy, hair matte.
@@ -370,16 +472,11 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     _composite(lin_h, hm["mouth_socket"], mouth_in.astype(np.float32))
     _composite(lin_h, hm["eye_socket"], (base * 0.5 + mouth_in * 0.5).astype(np.float32))
     hair_h = np.zeros((HS, HS), np.float32)
-    if head_beard:
-        r0, r1, c0, c1 = boxes["head_beard"]
-        a = _facial_hair_alpha(rng, head_beard, {k: v[r0:r1, c0:c1] for k, v in hm.items()})
-        _composite(lin_h, a, hair_lin, (r0, r1, c0, c1))
-        hair_h[r0:r1, c0:c1] = np.maximum(hair_h[r0:r1, c0:c1], a)
+    # Facial hair stays on the face tile: the beard area (down the neck to the sideburns in front
+    # of the ears) lies inside it.
     if hr["scalp"]:
-        r0, r1, c0, c1 = boxes["head_scalp"]
-        a, tint = _scalp_alpha(rng, hm, (r0, r1, c0, c1), hr["hairline"])
-        _composite(lin_h, a, hair_lin * tint[..., None], (r0, r1, c0, c1))
-        hair_h[r0:r1, c0:c1] = np.maximum(hair_h[r0:r1, c0:c1], a)
+        r0, r1, c0, c1 = st.head_scalp.box
+        hair_h[r0:r1, c0:c1] = _scalp(rng, hm, st.head_scalp, hr["hairline"], hair_lin, lin_h)
     rough_h = sf["roughness"] + (0.85 - sf["roughness"]) * hair_h
     spec_h = sf["specular"] - (sf["specular"] - 0.2) * hair_h
 
@@ -394,32 +491,86 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     return Appearance(maps, _colors(attrs, lip_col, base), attrs)
 
 
-def _facial_hair_alpha(rng, style: str, m: dict[str, np.ndarray]) -> np.ndarray:
-    shape = m["beard"].shape
-    # Fine grain: one random value per texel pair, upsampled without smoothing (hair tips).
-    small = rng.random((max(shape[0] // 2, 1), max(shape[1] // 2, 1)), dtype=np.float32)
-    grain = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+def _box_noise(rng, shape: tuple[int, int], cells: tuple[int, int]) -> np.ndarray:
+    """Smooth unit-std noise over a box: cells (rows, cols) normals upsampled bicubically."""
+    n = rng.standard_normal(cells, dtype=np.float32)
+    return cv2.resize(n, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+# Multiplicative cast of stubble under the skin (linear RGB): dark hair seen through the
+# translucent epidermis reads blue-grey ("five o'clock shadow").
+_STUBBLE_CAST = np.array([0.55, 0.62, 0.76], np.float32)
+
+
+def _facial_hair(rng, style: str, st: _HairStatics, hair_lin: np.ndarray, lin: np.ndarray) -> np.ndarray:
+    """Composite one facial hair style into `lin` (face tile) inside the beard box; returns the
+    hair coverage (box-sized) for the surface maps. Density falls off towards every border, the
+    borders are moved and roughened per identity, and the hair is made of static strokes
+    thresholded by density, so skin shows through where the hair is sparse."""
+    f = st.beard
+    r0, r1, c0, c1 = st.beard_box
+    shape = (r1 - r0, c1 - c0)
+    cm = st.beard_strands.pad / 0.5 / 1.0  # texels per cm (pad is 0.5 cm)
+    cells = (max(int(shape[0] / cm / 1.2), 2), max(int(shape[1] / cm / 1.2), 2))  # ~1.2 cm features
+    edge = _box_noise(rng, shape, cells)
+    patch = _box_noise(rng, shape, (max(cells[0] // 3, 2), max(cells[1] // 3, 2)))
+    box = lin[r0:r1, c0:c1]
     if style == "stubble":
-        return m["beard"] * (0.25 + 0.35 * (grain > 0.45)) * float(rng.uniform(0.5, 1.0))
-    area = {"full_beard": m["beard"], "mustache": m["mustache"], "goatee": m["goatee"]}[style]
-    lowf = cv2.resize(rng.standard_normal((4, 4), dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    edge = smoothstep(area * (1 + 0.3 * lowf), 0.25, 0.6)  # multiplicative: zero stays zero
-    return edge * (0.75 + 0.25 * grain) * float(rng.uniform(0.8, 1.0))
+        rank, _ = st.stubble.window(rng)
+        shift = float(rng.uniform(-0.4, 0.5))  # cm: cheek line lower (+) or higher (-)
+        field = f["beard_field"] - shift * f["cheek_line"] + 0.25 * edge
+        dens = smoothstep(field, -0.3, 1.0) * (float(rng.uniform(0.6, 1.0)) + 0.12 * patch)
+        dark = float(np.clip(1.0 - (hair_lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)) / 0.3, 0.15, 1.0))
+        shade = dens * (float(rng.uniform(0.45, 0.75)) * dark)
+        box *= (1.0 - shade[..., None] * (1.0 - _STUBBLE_CAST))
+        a = smoothstep(rank - 1.0 + 0.8 * dens, 0.0, 0.25) * 0.6
+        _composite(lin, a, hair_lin * 0.85, st.beard_box)
+        return np.maximum(a, 0.5 * shade)
+    rank, tint = st.beard_strands.window(rng)
+    if style == "full_beard":
+        shift = float(rng.uniform(-0.4, 0.6))
+        field = f["beard_field"] - shift * f["cheek_line"] + (0.08 + 0.25 * f["cheek_line"]) * edge
+        soft = float(rng.uniform(0.6, 1.2))  # cm over which density builds up from the border
+        fill = float(rng.uniform(0.8, 1.0))
+        # The mustache part of a beard is as dense as a mustache alone.
+        field = np.maximum(field, f["mustache_field"] * (soft / 0.15))
+    elif style == "mustache":
+        field = f["mustache_field"] - float(rng.uniform(0.0, 0.1)) + 0.06 * edge
+        soft, fill = 0.15, float(rng.uniform(0.85, 1.0))  # dense up to the nostril sill
+    else:  # goatee: chin patch alone, with a separate mustache, or joined round the mouth
+        g = f["goatee_field"] + float(rng.uniform(-0.25, 0.2)) + 0.15 * edge
+        kind = rng.random()
+        if kind > 0.25:
+            g = np.maximum(g, (f["mustache_field"] - float(rng.uniform(0.0, 0.1)) + 0.06 * edge) * (0.4 / 0.15))
+        if kind > 0.6:
+            g = np.maximum(g, f["mouth_ring_field"] + 0.05 * edge)
+        field = g
+        soft, fill = 0.4, float(rng.uniform(0.8, 1.0))
+    dens = smoothstep(field, -0.05, soft) * (fill + 0.15 * patch)
+    # Strands above the density threshold, over a thin undercoat where the hair is dense.
+    a = np.maximum(smoothstep(rank - 1.0 + dens, 0.0, 0.2), 0.75 * dens * dens) * 0.96
+    _composite(lin, a, hair_lin * tint[..., None], st.beard_box)
+    return a
 
 
-def _scalp_alpha(rng, m: dict[str, np.ndarray], box, hairline: float):
-    r0, r1, c0, c1 = box
+def _scalp(rng, m: dict[str, np.ndarray], sf: _StrandField, hairline: float, hair_lin: np.ndarray,
+           lin: np.ndarray) -> np.ndarray:
+    """Composite scalp hair into one tile; returns its coverage (box-sized). The hairline is a
+    soft, irregular ramp made of single strands (the threshold trick of `_facial_hair`)."""
+    r0, r1, c0, c1 = sf.box
     field = m["scalp_field"][r0:r1, c0:c1]
     fw = m["front_weight"][r0:r1, c0:c1]
     h, w = field.shape
-    lowf = cv2.resize(rng.standard_normal((6, 6), dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    lowf = _box_noise(rng, (h, w), (6, 6))
+    midf = _box_noise(rng, (h, w), (max(h // 12, 2), max(w // 12, 2)))
     # Positive hairline recedes (up to ~2 cm at the front); noise keeps the edge irregular.
-    f = field - 2.0 * hairline * fw + 0.25 * lowf
-    a = smoothstep(f, -0.2, 0.5) * (1 - m["ear"][r0:r1, c0:c1])
-    strands = cv2.resize(rng.standard_normal((max(h // 3, 1), max(w // 24, 1)), dtype=np.float32), (w, h),
-                         interpolation=cv2.INTER_LINEAR)
-    tint = (1.0 + 0.18 * strands).clip(0.6, 1.4)
-    return a * 0.97, tint
+    f = field - 2.0 * hairline * fw + 0.25 * lowf + 0.12 * midf
+    dens = smoothstep(f, -0.5, 0.6)
+    rank, tint = sf.window(rng)
+    a = np.maximum(smoothstep(rank - 1.0 + dens, 0.0, 0.2) * 0.9, smoothstep(f, 0.1, 0.9) * 0.97)
+    a *= 1 - m["ear"][r0:r1, c0:c1]
+    _composite(lin, a, hair_lin * tint[..., None], sf.box)
+    return a
 
 
 def _colors(attrs: dict, lip_col: np.ndarray, base: np.ndarray) -> dict[str, tuple[int, int, int]]:

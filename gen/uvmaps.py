@@ -149,28 +149,75 @@ def _region_masks(pos: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
     m["forehead"] = forehead
     m["tzone"] = np.maximum(forehead * _gauss(x ** 2, 2.5) * 1.2, m["nose"]).clip(0, 1)
     m["chin"] = _gauss(((pos - (lm[8] + lm[57]) / 2) ** 2).sum(-1), 1.4) * front
-    # Facial hair areas. Beard: below a line from the sideburn (in front of the ear) to the nose
-    # wing, down to ~2.5 cm under the jaw, in front of the ears.
+    # Facial hair: signed fields in cm (> 0 inside) so each identity can move and roughen the
+    # borders cheaply; "beard", "mustache" and "goatee" are their fixed-threshold masks.
     ax = np.abs(x)
-    sideburn_y = lm[0, 1] + 0.5
-    r = np.clip((ax - 1.5) / (abs(lm[0, 0]) - 1.5), 0, 1)
-    top = nose_bottom[1] + (lm[0, 1] - 2.5 - nose_bottom[1]) * r + (sideburn_y - lm[0, 1] + 2.5) * smoothstep(r, 0.8, 1.0)
-    beard = smoothstep(top - y, -0.2, 0.6) * smoothstep(y, lm[8, 1] - 4.0, lm[8, 1] - 2.0)
-    beard *= smoothstep(z, lm[0, 2] - 1.2, lm[0, 2] + 0.2)
-    m["beard"] = beard.astype(np.float32)
-    must = _gauss(_seg_dist2(pos, lm[48] + [-0.3, 0.6, 0], lm[54] + [0.3, 0.6, 0], (1.0, 1.2, 0.3)), 0.6)
-    must *= smoothstep(nose_bottom[1] - y, -0.1, 0.25) * smoothstep(y, mouth_c[1] - 0.6, mouth_c[1])
-    m["mustache"] = must.astype(np.float32)
-    goatee = _gauss(_seg_dist2(pos, lm[57] - [0, 0.4, 0], lm[8] - [0, 0.6, 0], (0.9, 0.5, 0.4)), 1.1)
-    # Both lie inside the beard area, so the beard's bounding box holds every facial-hair style.
-    m["mustache"] = (m["mustache"] * m["beard"]).astype(np.float32)
-    m["goatee"] = (np.maximum(goatee, must) * m["beard"]).astype(np.float32)
+    zc = lm[0, 2] - 2.5  # vertical axis of the head, ~2.5 cm behind the jaw-top landmarks
+    theta = np.abs(np.arctan2(x, z - zc))  # 0 front, pi back
+
+    def th(i):
+        return float(abs(np.arctan2(lm[i, 0], lm[i, 2] - zc)))
+
+    corner = 0.5 * (abs(lm[48, 0]) + abs(lm[54, 0]))
+    corner_y = 0.5 * (lm[48, 1] + lm[54, 1])
+    y_side = lm[0, 1] + 1.6  # scalp hairline at the temples (see below): sideburns reach it
+    # Cheek line (top of a full beard) against the angle around the head: under the nose, down
+    # the nasolabial fold beside the mouth corners, then up the cheek to the sideburn, which runs
+    # in front of the ear up to the scalp.
+    t48 = th(48)
+    t_sb = th(2) - 0.02  # bottom front corner of the sideburn
+    y_sb = lm[2, 1] + 1.9
+    t_low, y_low = t48 + 0.2, corner_y + 1.3  # lowest point, beside the mustache
+    # In between, a line bowed ~0.4 cm upwards (cheek lines are slightly convex).
+    mid = [(t_low + f * (t_sb - t_low), y_low + f * (y_sb - y_low) + 0.4 * np.sin(np.pi * f)) for f in (0.33, 0.67)]
+    ctl = [(0.0, nose_bottom[1] - 0.05), (th(31), lm[31, 1] - 0.1), (t48 + 0.05, corner_y + 1.5),
+           (t_low, y_low), *mid, (t_sb, y_sb), (th(2) + 0.06, y_side + 0.5), (np.pi, y_side + 0.5)]
+    y_top = np.interp(theta, [c[0] for c in ctl], [c[1] for c in ctl]).astype(np.float32)
+    # Neck line: below the jaw contour (landmarks 0-8 against their angle), lowest under the chin;
+    # counted at 0.6 cm per cm so the beard fades gradually down the neck.
+    jaw_th = np.array([th(i) for i in range(8, -1, -1)])
+    # (behind the jaw angle the contour climbs in front of the ear: keep the jaw-angle height there)
+    jaw_y = np.minimum(np.interp(theta, jaw_th, lm[8::-1, 1]), lm[3, 1]).astype(np.float32)
+    drop = 3.0 - 1.5 * smoothstep(theta, t48 + 0.2, th(2))
+    back = th(0) + 0.03  # in front of the ear
+    beard_f = np.minimum(np.minimum(y_top - y, 0.6 * (y - (jaw_y - drop))), (back - theta) * 6.0)
+    m["beard_field"] = beard_f.astype(np.float32)
+    # Where a per-identity cheek-line shift applies (the cheek, not the mustache or sideburn).
+    # It pivots about the sideburn corner, so a shift tilts the line instead of denting it.
+    m["cheek_line"] = (smoothstep(theta, t48 + 0.05, t48 + 0.35) * np.clip((t_sb - theta) / (t_sb - t_low), 0, 1)
+                       * smoothstep(y, lm[4, 1], corner_y + 0.5))
+    # Mustache: the band between the nose base and the upper lip, over the philtrum out to the
+    # mouth corners, drooping a little past them (frontal projection: the area faces forward).
+    lip_top = np.interp(x, lm[48:55, 0], lm[48:55, 1]).astype(np.float32) - 1.0 * np.maximum(ax - corner, 0)
+    nose_x = np.concatenate([[-corner - 0.5], lm[31:36, 0], [corner + 0.5]])
+    nose_y = np.concatenate([[corner_y + 0.6], lm[31:36, 1], [corner_y + 0.6]])
+    nose_base = np.interp(x, nose_x, nose_y).astype(np.float32)
+    front_mouth = z - (lm[48, 2] - 1.5)
+    must_f = np.minimum(np.minimum(nose_base - 0.05 - y, y - lip_top), np.minimum(corner + 0.55 - ax, front_mouth))
+    m["mustache_field"] = must_f.astype(np.float32)
+    # Goatee: a patch from under the lower lip over the chin, about as wide as the mouth, with
+    # straight sides above and a rounded bottom that wraps a little under the chin.
+    g_top, g_bot = lm[57, 1] - 0.05, lm[8, 1] - 1.0
+    cy = g_top - 1.0
+    wx = 0.9 * corner * (0.7 + 0.3 * smoothstep(g_top - y, 0.0, 1.2))  # narrower under the lip
+    p = 2.2  # superellipse: rounder than a box, fuller than an ellipse
+    r = (np.abs(x / wx) ** p + (np.maximum(cy - y, 0) / (cy - g_bot)) ** p) ** (1 / p)
+    goatee_f = np.minimum(np.minimum((1 - r) * 0.6 * wx, g_top - y), z - (lm[8, 2] - 3.0))
+    m["goatee_field"] = goatee_f.astype(np.float32)
+    # Strips around the mouth corners that join mustache and goatee (circle beard / Van Dyke).
+    ring = np.full_like(x, -10.0)
+    for sx in (-1.0, 1.0):
+        a = np.array([sx * (corner + 0.3), corner_y + 0.4, 0], np.float32)
+        b = np.array([sx * 0.8 * corner * 0.95, lm[57, 1] - 0.6, 0], np.float32)
+        d = np.sqrt(_seg_dist2(pos, a, b, (1.0, 1.0, 0.0)))
+        ring = np.maximum(ring, 0.4 - d)
+    m["mouth_ring_field"] = np.minimum(ring, front_mouth).astype(np.float32)
+    m["beard"] = smoothstep(beard_f, 0.0, 0.5)
+    m["mustache"] = smoothstep(must_f, 0.0, 0.25)
+    m["goatee"] = np.maximum(smoothstep(goatee_f, 0.0, 0.3), m["mustache"])
     # Scalp: signed height above a hairline that runs ~5.5 cm above the brows at the front,
     # drops to the ear tops at the temples and to the nape at the back.
-    zc = lm[0, 2] - 2.5
-    theta = np.abs(np.arctan2(x, z - zc))  # 0 front, pi back
     y_front = brow_y + 5.5
-    y_side = lm[0, 1] + 1.6
     y_back = lm[8, 1] - 1.0
     hl = np.where(theta < 1.35, y_front + (y_side - y_front) * smoothstep(theta, 0.45, 1.35),
                   y_side + (y_back - y_side) * smoothstep(theta, 1.6, 2.9))
@@ -220,6 +267,8 @@ def _build_layout(model: FaceModel, size: int) -> FaceLayout:
     keep = 1 - np.clip(cv2.GaussianBlur(lips, (0, 0), 2.0 * scale) * 2.0, 0, 1)
     for k in ("beard", "mustache", "goatee"):
         masks[k] = masks[k] * keep
+    for k in ("beard_field", "mustache_field", "goatee_field", "mouth_ring_field"):
+        masks[k] = masks[k] - 3.0 * (1 - keep)  # far outside on the lips
     masks["mouth_inner"] = inner
     eye_open = np.maximum(_poly_mask(size, lm_uv[36:42], 0.5 * scale), _poly_mask(size, lm_uv[42:48], 0.5 * scale))
     masks["eye_open"] = eye_open
