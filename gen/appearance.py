@@ -16,7 +16,9 @@ Texel row 0 is the top of the image (v = 1), as in a PNG read by an OBJ/MTL view
 
 Per identity only cheap work runs: a few spectral skin evaluations (gen/skin.py), a linear
 combination of cached region masks (gen/uvmaps.py) in log-albedo space, upsampled low-res noise,
-a few hundred anti-aliased hair strokes and circles, and alpha compositing inside bounding boxes.
+a few hundred anti-aliased brow strokes and circles, and alpha compositing inside bounding boxes.
+Facial and scalp hair threshold stroke fields drawn once per process (`_hair_statics`) by a
+per-identity density, so they cost a few array operations per identity.
 """
 from __future__ import annotations
 
@@ -206,6 +208,7 @@ def _draw_strands(tag: int, box: tuple, pad: int, seed_mask: np.ndarray, dirs: n
 
 @dataclass(frozen=True)
 class _HairStatics:
+    px_cm: float  # face-tile texels per cm
     beard_box: tuple
     beard: dict  # box-sized static masks/fields of the face tile
     beard_strands: _StrandField
@@ -261,7 +264,7 @@ def _hair_statics(lay: FaceLayout) -> _HairStatics:
     # Stubble: stumps ~1 mm long at about life density (facial hair ~50-100 per cm²; one 512²
     # texel is ~0.003 cm², so ~0.2-0.3 per texel; a little denser so the speckle reads).
     stubble = _draw_strands(2, box, pad, seed, dirs, 0.4, (0.06 * px, 0.14 * px), 0.5, (0.8, 1.1))
-    out = _HairStatics(box, beard, strands, stubble, _scalp_strands(3, m, lay.size, lay.face.cm_per_texel),
+    out = _HairStatics(px, box, beard, strands, stubble, _scalp_strands(3, m, lay.size, lay.face.cm_per_texel),
                        _scalp_strands(4, lay.head_masks, lay.head_size, lay.head.cm_per_texel))
     _STATICS[id(lay)] = (lay, out)
     return out
@@ -510,8 +513,7 @@ def _facial_hair(rng, style: str, st: _HairStatics, hair_lin: np.ndarray, lin: n
     f = st.beard
     r0, r1, c0, c1 = st.beard_box
     shape = (r1 - r0, c1 - c0)
-    cm = st.beard_strands.pad / 0.5 / 1.0  # texels per cm (pad is 0.5 cm)
-    cells = (max(int(shape[0] / cm / 1.2), 2), max(int(shape[1] / cm / 1.2), 2))  # ~1.2 cm features
+    cells = (max(int(shape[0] / st.px_cm / 1.2), 2), max(int(shape[1] / st.px_cm / 1.2), 2))  # ~1.2 cm features
     edge = _box_noise(rng, shape, cells)
     patch = _box_noise(rng, shape, (max(cells[0] // 3, 2), max(cells[1] // 3, 2)))
     box = lin[r0:r1, c0:c1]
@@ -519,7 +521,7 @@ def _facial_hair(rng, style: str, st: _HairStatics, hair_lin: np.ndarray, lin: n
         rank, _ = st.stubble.window(rng)
         shift = float(rng.uniform(-0.4, 0.5))  # cm: cheek line lower (+) or higher (-)
         field = f["beard_field"] - shift * f["cheek_line"] + 0.25 * edge
-        dens = smoothstep(field, -0.3, 1.0) * (float(rng.uniform(0.6, 1.0)) + 0.12 * patch)
+        dens = np.clip(smoothstep(field, -0.3, 1.0) * (float(rng.uniform(0.6, 1.0)) + 0.12 * patch), 0.0, 1.0)
         dark = float(np.clip(1.0 - (hair_lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)) / 0.3, 0.15, 1.0))
         shade = dens * (float(rng.uniform(0.45, 0.75)) * dark)
         box *= (1.0 - shade[..., None] * (1.0 - _STUBBLE_CAST))
@@ -546,7 +548,7 @@ def _facial_hair(rng, style: str, st: _HairStatics, hair_lin: np.ndarray, lin: n
             g = np.maximum(g, f["mouth_ring_field"] + 0.05 * edge)
         field = g
         soft, fill = 0.4, float(rng.uniform(0.8, 1.0))
-    dens = smoothstep(field, -0.05, soft) * (fill + 0.15 * patch)
+    dens = np.clip(smoothstep(field, -0.05, soft) * (fill + 0.15 * patch), 0.0, 1.0)
     # Strands above the density threshold, over a thin undercoat where the hair is dense.
     a = np.maximum(smoothstep(rank - 1.0 + dens, 0.0, 0.2), 0.75 * dens * dens) * 0.96
     _composite(lin, a, hair_lin * tint[..., None], st.beard_box)
