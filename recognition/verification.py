@@ -16,8 +16,6 @@ import numpy as np
 from gen.errors import FacesynthError
 
 N_FOLDS = 10
-# insightface's threshold grid on squared L2 distance of unit embeddings (verification.py).
-THRESHOLDS = np.arange(0, 4, 0.01)
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):
@@ -95,16 +93,36 @@ def pair_scores(embeddings: np.ndarray) -> np.ndarray:
     return np.sum(e[0::2] * e[1::2], axis=1)
 
 
+def best_threshold(dist: np.ndarray, issame: np.ndarray) -> float:
+    """The distance threshold (pairs with dist < t are "same") that is most accurate on these pairs.
+
+    insightface scans a fixed grid (0 to 4 in steps of 0.01) and keeps the first, i.e. smallest,
+    best threshold. We search every split between distinct distances and likewise keep the
+    smallest (just above the last accepted distance): the same rule, but exact when a weak model
+    packs all distances into a band narrower than the grid step.
+    """
+    order = np.argsort(dist, kind="stable")
+    d, y = dist[order], issame[order]
+    n = len(d)
+    pos_below = np.r_[0, np.cumsum(y)]  # positives among the k smallest distances, k = 0..n
+    correct = pos_below + ((~y).sum() - (np.arange(n + 1) - pos_below))
+    valid = np.r_[True, d[1:] > d[:-1], True]  # a threshold cannot split tied distances
+    k = int(np.argmax(np.where(valid, correct, -1)))
+    if k == 0:
+        return float(d[0])
+    if k == n:
+        return float(np.nextafter(d[-1], np.inf))
+    return float(min(np.nextafter(d[k - 1], np.inf) + 5e-7, (d[k - 1] + d[k]) / 2))
+
+
 def ten_fold_accuracy(dist: np.ndarray, issame: np.ndarray) -> tuple[list[float], list[float]]:
     """Per fold: pick the threshold that is best on the other 9 folds, score it on this one."""
     accs, ths = [], []
-    pred = dist[None, :] < THRESHOLDS[:, None]  # (thresholds, pairs)
-    correct = pred == issame[None, :]
     for test in folds(len(dist)):
         train = np.setdiff1d(np.arange(len(dist)), test)
-        best = int(np.argmax(correct[:, train].mean(axis=1)))
-        ths.append(float(THRESHOLDS[best]))
-        accs.append(float(correct[best, test].mean()))
+        t = best_threshold(dist[train], issame[train])
+        ths.append(t)
+        accs.append(float(np.mean((dist[test] < t) == issame[test])))
     return accs, ths
 
 
@@ -130,8 +148,10 @@ def tar_at_far(scores: np.ndarray, issame: np.ndarray, far: float) -> float | No
 
 def evaluate(embeddings: np.ndarray, issame: np.ndarray, fars=(1e-3,)) -> VerificationResult:
     """insightface-style evaluation of flip-summed embeddings (rows 2i, 2i+1 form pair i)."""
-    scores = pair_scores(embeddings)
-    dist = 2.0 - 2.0 * scores  # squared L2 distance of unit vectors
+    scores = pair_scores(embeddings.astype(np.float64))
+    # Squared L2 distance of unit vectors, rounded to 1e-6 so float32 noise cannot split pairs
+    # that are really tied (e.g. two copies of one image) when thresholds are searched exactly.
+    dist = np.round(2.0 - 2.0 * scores, 6)
     accs, ths = ten_fold_accuracy(dist, issame)
     fpr, tpr, _ = roc(scores, issame)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))

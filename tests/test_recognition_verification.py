@@ -179,3 +179,13 @@ def test_heldout_bin_from_table(tmp_path):
     p = write_heldout_bin(tmp_path / "h.bin", pd.DataFrame(rows), pairs_per_fold=2)
     imgs, issame = ver.read_bin(p)
     assert len(issame) == 20 and issame.sum() == 10
+
+
+def test_best_threshold_is_exact_on_a_narrow_band():
+    # A weak model: every distance within 0.02 of each other, positives slightly closer.
+    dist = np.array([0.010, 0.012, 0.013, 0.021, 0.022, 0.0125])
+    issame = np.array([True, True, False, False, False, True])
+    t = ver.best_threshold(dist, issame)
+    assert 0.0125 < t < 0.0126  # just above the last accepted distance, like insightface
+    assert np.mean((dist < t) == issame) == 1.0
+    assert ver.best_threshold(np.array([0.5, 0.5]), np.array([True, False])) in (0.5, np.nextafter(0.5, 1))
