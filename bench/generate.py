@@ -13,7 +13,10 @@ Prints one JSON line:
                           reporting cost, like for like (one renderer each)
   encoding_share          1 - render / render_only: the share of the render rate spent encoding
   scaling                 job_images_per_s / job_1_worker_images_per_s
-Every renderer (the single process and each actor) runs Mesa llvmpipe with LP_NUM_THREADS=1.
+  job_steady_images_per_s     images / (wall time - time until the first actor was ready)
+Every renderer (the single process and each actor) runs with LP_NUM_THREADS=1 (Mesa llvmpipe)
+and OMP_NUM_THREADS=1, which is what Ray gives an actor of num_cpus_per_actor: 1.
+On a shared machine the figures move with the load of other processes: load_avg_1m is printed.
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Before numpy/OpenCV/Mesa load: the single process gets the threads an actor gets.
+os.environ["LP_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def render_rate(cfg) -> tuple[float, float]:
@@ -61,7 +67,6 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None, help="scratch folder (default: a temp dir, removed)")
     args = ap.parse_args()
-    os.environ["LP_NUM_THREADS"] = "1"
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
     from cluster.config import load_job_config
@@ -93,6 +98,7 @@ def main() -> int:
         "overhead_1_worker": round(1 - job1["rate"] / render, 3),
         "encoding_share": round(1 - render / render_only, 3),
         "scaling": round(job["rate"] / job1["rate"], 2),
+        "job_steady_images_per_s": round(cfg.total_images / (job["wall_s"] - job["first_actor_ready_s"]), 2),
         "images": cfg.total_images,
         "job_seconds": round(job["wall_s"], 2), "job_1_worker_seconds": round(job1["wall_s"], 2),
         "first_actor_ready_s": job.get("first_actor_ready_s"),
