@@ -24,15 +24,15 @@ from recognition.config import BenchmarkConfig, SourceConfig, TrainConfig, Train
 # MobileFaceNet step costs ~10x more, which would not fit the budget.
 DEFAULT = {
     "out": "out/benchmark",
-    "synthetic": {"job": {"seed": 0, "identities": 200, "images_per_identity": 10,
+    "synthetic": {"job": {"seed": 0, "identities": 300, "images_per_identity": 10,
                           "gen": {"appearance": {"texture_size": 256}}}, "workers": 2},
-    "synthetic_name": "Synthetic (200 ids x 10)",
+    "synthetic_name": "Synthetic (300 ids x 10)",
     "train": {
-        "epochs": 12, "batch_size": 64, "num_workers": 1, "threads": 2, "log_every": 10, "input_size": 64,
+        "epochs": 15, "batch_size": 64, "num_workers": 1, "threads": 2, "log_every": 10, "input_size": 64,
         "model": {"backbone": "mobilefacenet", "width": 0.5, "embedding_size": 128},
         "optim": {"lr": 0.1, "warmup_epochs": 1, "schedule": "poly"},
     },
-    "heldout": {"identities": 100, "frontal_per_identity": 1, "profile_per_identity": 2, "pairs_per_fold": 40},
+    "heldout": {"identities": 200, "frontal_per_identity": 1, "profile_per_identity": 2, "pairs_per_fold": 80},
 }
 
 

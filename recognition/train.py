@@ -86,7 +86,11 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
     model = build_backbone(m.backbone, m.embedding_size, m.width, m.dropout, cfg.data.input_size)
     head = MarginHead(m.embedding_size, dataset.num_classes, m.loss, m.scale, m.margin)
     if cfg.init_from:
-        model.load_state_dict(ckpt.load(cfg.init_from)["backbone"])
+        try:
+            model.load_state_dict(ckpt.load(cfg.init_from)["backbone"])
+        except RuntimeError:
+            raise FacesynthError(f"init_from: {cfg.init_from} holds a different backbone than model: "
+                                 f"{m.backbone} x{m.width}, {m.embedding_size}-D; match the model config") from None
     use_amp = cfg.amp and device.type == "cuda"
     mem = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
     model.to(device, memory_format=mem)

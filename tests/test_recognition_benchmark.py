@@ -76,7 +76,7 @@ def test_benchmark_config_validation(tmp_path):
 def test_heldout_job_renders_frontal_and_profiles(tmp_path):
     cfg = parse_model(BenchmarkConfig, {**benchmark.DEFAULT, "out": str(tmp_path)}, "default")
     data = benchmark.heldout_job_data(cfg, train_end=200)
-    assert data["identity_start"] == cfg.heldout.identity_offset and data["identities"] == 100
+    assert data["identity_start"] == cfg.heldout.identity_offset and data["identities"] == 200
     poses = data["render"]["pose"]["poses"]
     assert data["images_per_identity"] == len(poses) == 3
     assert poses[0][0] == 0 and all(abs(p[0]) >= 60 for p in poses[1:]) and poses[1][0] < 0 < poses[2][0]

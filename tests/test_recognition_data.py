@@ -142,3 +142,27 @@ def test_augment_deterministic_and_effective():
                                                                         "contrast", "hue", "saturation", "grayscale",
                                                                         "downup", "jpeg")})
     assert np.array_equal(augment(img, only_flip, np.random.default_rng(0)), img[:, ::-1])
+
+
+def test_build_combines_all_three_kinds(tmp_path):
+    write_parquet(tmp_path / "shards" / "part-0.parquet", 3, 2)
+    write_imagefolder(tmp_path / "folder", 2, 2)
+    recs = [pack(IRHeader(0, float(i % 4), 0, 0), encode(face_like(i, 0))) for i in range(8)]
+    (tmp_path / "rec").mkdir()
+    write_recordio(tmp_path / "rec" / "train.rec", recs)
+    cfg = DataConfig.model_validate({"sources": [
+        {"kind": "parquet", "path": str(tmp_path / "shards"), "weight": 2},
+        {"kind": "recordio", "path": str(tmp_path / "rec")},
+        {"kind": "imagefolder", "path": str(tmp_path / "folder"), "name": "mine"}], "input_size": 64})
+    ds, plan = mixed.build(cfg, batch_size=8, seed=0)
+    assert ds.num_classes == 3 + 4 + 2 and plan.counts == [4, 2, 2]
+    labels = {src: set() for src in range(3)}
+    for b in range(4):
+        for k in plan.batch(b):
+            x, y = ds[k]
+            assert x.shape == (3, 64, 64)
+            labels[k.source].add(y)
+    assert labels[0] <= {0, 1, 2} and labels[1] <= {3, 4, 5, 6} and labels[2] <= {7, 8}
+    assert ds.sources[2].name == "mine"
+    with pytest.raises(FacesynthError, match="not found"):
+        mixed.build(DataConfig.model_validate({"sources": [{"kind": "recordio", "path": str(tmp_path / "no")}]}), 8, 0)
