@@ -58,6 +58,20 @@ def arrow_schema(n_expression: int, full_frame: bool, meta: dict | None = None) 
 BINARY_COLUMNS = ("image", "full_image")
 
 
+def leaf_paths(schema: pa.Schema) -> list[str]:
+    """Parquet column paths of the schema's leaves ("landmarks5.list.element", ...): the
+    names ParquetWriter's per-column options expect for nested columns."""
+    def walk(prefix: str, t: pa.DataType):
+        if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
+            yield from walk(f"{prefix}.list.element", t.value_type)
+        elif pa.types.is_struct(t):
+            for f in t:
+                yield from walk(f"{prefix}.{f.name}", f.type)
+        else:
+            yield prefix
+    return [p for f in schema for p in walk(f.name, f.type)]
+
+
 def _fixed(values: list, n: int, name: str) -> pa.FixedSizeListArray:
     flat = np.asarray(values, dtype=np.float32)
     if flat.ndim != 2 or flat.shape[1] != n:

@@ -9,7 +9,7 @@ import uuid
 import pyarrow.parquet as pq
 
 from cluster.config import config_hash, image_format, keeps_full_frame, parse_job_config
-from cluster.schema import BINARY_COLUMNS, arrow_schema, records_to_table
+from cluster.schema import BINARY_COLUMNS, arrow_schema, leaf_paths, records_to_table
 from cluster.storage import TMP_DIR, resolve
 
 
@@ -40,10 +40,11 @@ class RenderActor:
             meta={"config_hash": config_hash(self.cfg), "image_format": image_format(self.cfg),
                   "expression_names": list(model.expr_names)})
         out = self.cfg.output
+        leaves = leaf_paths(self.schema)
         self._write_opts = dict(
-            compression={n: ("none" if n in BINARY_COLUMNS else out.compression) for n in self.schema.names},
+            compression={n: ("none" if n in BINARY_COLUMNS else out.compression) for n in leaves},
             # min/max statistics of image bytes are useless and large
-            write_statistics=[n for n in self.schema.names if n not in BINARY_COLUMNS],
+            write_statistics=[n for n in leaves if n not in BINARY_COLUMNS],
             use_dictionary=["background", "model_name", "model_version"],
         )
 
