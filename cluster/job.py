@@ -90,8 +90,10 @@ def prepare_out(out: storage.Out, cfg: JobConfig) -> tuple[dict, dict]:
         if m.get("config_hash") != h:
             raise FacesynthError(f"--out {out.uri}: holds a dataset of another config (hash {str(m.get('config_hash'))[:12]}, "
                                  f"this config {h[:12]}); rerun with the config it was made with, or pass a new --out")
+    root_existed = storage.info(out).type != pafs.FileType.NotFound
     storage.probe_writable(out)
-    notes = {"temp_cleared": storage.clear_tmp(out), "adopted": 0, "dropped": 0}
+    notes = {"temp_cleared": storage.clear_tmp(out), "adopted": 0, "dropped": 0,
+             "created": m is None, "created_root": not root_existed}
     if m is None:
         m = new_manifest(cfg)
     names = {e.base_name for e in storage.listing(out) if e.type == pafs.FileType.File}
@@ -198,7 +200,12 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
     from cluster.worker import RenderActor
 
     t0, t_mono = time.perf_counter(), time.monotonic()
-    started = _connect(address, workers, cfg)
+    try:
+        started = _connect(address, workers, cfg)
+    except BaseException:
+        if notes["created"]:  # nothing rendered: leave --out as it was found
+            storage.remove_new_dataset(o, remove_root=notes["created_root"])
+        raise
     last_flush = time.monotonic()
     bar = None
     try:

@@ -155,3 +155,16 @@ def shard_rows(out: Out, name: str) -> tuple[int, int] | None:
             return pq.read_metadata(f).num_rows, int(fi.size)
     except Exception:  # a truncated or foreign file: the unit is redone
         return None
+
+
+def remove_new_dataset(out: Out, remove_root: bool) -> None:
+    """Undo what starting a dataset created: manifest, _tmp/, and the root if this run made
+    it and it is empty now."""
+    for name in (MANIFEST, TMP_DIR):
+        t = info(out, name).type
+        if t == pafs.FileType.File:
+            out.fs.delete_file(out.path(name))
+        elif t == pafs.FileType.Directory:
+            out.fs.delete_dir(out.path(name))
+    if remove_root and out.is_local and info(out).type == pafs.FileType.Directory and not listing(out):
+        out.fs.delete_dir(out.root)
