@@ -11,15 +11,14 @@ import json
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gen.config import GenConfig
-from gen.yamlconfig import load_yaml_model, parse_model
+from gen.yamlconfig import StrictConfig, load_yaml_model, parse_model
 from render.config import RenderConfig
 
 
-class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputConfig(StrictConfig):
 
     shard_target_mb: float = Field(
         256.0, ge=1, le=4096,
@@ -34,10 +33,9 @@ class OutputConfig(BaseModel):
                     "so they are stored uncompressed.")
 
 
-class RayConfig(BaseModel):
+class RayConfig(StrictConfig):
     """How actors are placed. None of these change the bytes written, so they are left out of
     the config hash: a run can be resumed on a different cluster with different resources."""
-    model_config = ConfigDict(extra="forbid")
 
     num_cpus_per_actor: float = Field(1.0, gt=0, description="CPUs reserved by each render actor.")
     num_gpus_per_actor: float = Field(
@@ -53,8 +51,7 @@ class RayConfig(BaseModel):
         3, ge=0, description="Times one unit is retried after its actor died or it raised, before the job fails.")
 
 
-class JobConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JobConfig(StrictConfig):
 
     seed: int = Field(0, ge=0, description="Dataset seed; image j of identity i depends only on (seed, i, j, config).")
     identities: int = Field(..., ge=1, le=100_000_000, description="Number of identities.")

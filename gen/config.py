@@ -5,11 +5,13 @@ written out. All models forbid unknown keys, so a typo fails before any work sta
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from gen.yamlconfig import FrozenConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(FrozenConfig):
+    """Strict config section (see gen.yamlconfig.StrictConfig)."""
 
 
 def _check_range(lo: float, hi: float, what: str) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from gen.yamlconfig import StrictConfig
 
 from recognition.backbones import NAMES as BACKBONES
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictConfig):
+    """Strict config section (see gen.yamlconfig.StrictConfig)."""
 
 
 class SourceConfig(_Strict):

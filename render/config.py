@@ -15,13 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from gen.yamlconfig import load_yaml_model
+from gen.yamlconfig import FrozenConfig, load_yaml_model
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(FrozenConfig):
+    """Strict config section (see gen.yamlconfig.StrictConfig)."""
 
 
 class Dist(_Strict):
