@@ -27,6 +27,23 @@ def _look_along(z: np.ndarray) -> np.ndarray:
     return np.stack([x, np.cross(z, x), z], 1)
 
 
+def _slot_node_class(pyrender):
+    class SlotNode(pyrender.Node):
+        """A node whose hash is a fixed slot number. pyrender keeps lights and meshes in sets,
+        and a set of plain objects iterates in memory-address order; the shader's float sum over
+        lights (and the draw order) would then depend on the process's history, changing a few
+        pixels by 1-2 levels. Small-int hashes make every such set iterate in slot order."""
+
+        def __init__(self, slot: int, **kw):
+            super().__init__(**kw)
+            self._slot = slot
+
+        def __hash__(self):
+            return self._slot
+
+    return SlotNode
+
+
 class FaceRenderer:
     def __init__(self, model, size: int, msaa: int = 0):
         self.platform = egl.configure()
@@ -45,6 +62,7 @@ class FaceRenderer:
         _MSAA_SAMPLES[0] = int(msaa)
 
         self.pr = pyrender
+        self._node = _slot_node_class(pyrender)
         self.size = size
         try:
             self.renderer = pyrender.OffscreenRenderer(size, size)
@@ -84,8 +102,12 @@ class FaceRenderer:
             self._buffers[name] = data
             prims[name] = pr.Primitive(positions=data[:, 0:3], normals=data[:, 3:6], texcoord_0=data[:, 6:8],
                                        indices=p.triangles, material=material)
-        self.main_node = self.scene.add(pr.Mesh([prims["main"]]), pose=np.eye(4))
-        self.mouth_node = self.scene.add(pr.Mesh([prims["mouth"]]), pose=np.eye(4)) if "mouth" in prims else None
+        self.main_node = self._node(16, mesh=pr.Mesh([prims["main"]]), matrix=np.eye(4))
+        self.scene.add_node(self.main_node)
+        self.mouth_node = None
+        if "mouth" in prims:
+            self.mouth_node = self._node(17, mesh=pr.Mesh([prims["mouth"]]), matrix=np.eye(4))
+            self.scene.add_node(self.mouth_node)
         self._prims = prims
         self._dirty = False
         self.identity_key = key
@@ -135,7 +157,7 @@ class FaceRenderer:
         for node in self.light_nodes:
             self.scene.remove_node(node)
         self.light_nodes = []
-        for L in lights:
+        for slot, L in enumerate(lights):
             d = np.asarray(L.direction, float)
             pose = np.eye(4)
             pose[:3, :3] = _look_along(d)
@@ -151,7 +173,9 @@ class FaceRenderer:
                 else:
                     cone = np.radians(L.cone_deg)
                     light = pr.SpotLight(color=color, intensity=inten, innerConeAngle=0.6 * cone, outerConeAngle=cone)
-            self.light_nodes.append(self.scene.add(light, pose=pose))
+            node = self._node(slot, light=light, matrix=pose)
+            self.scene.add_node(node)
+            self.light_nodes.append(node)
         color, _ = self.renderer.render(self.scene, flags=pr.RenderFlags.RGBA)
         return color
 
