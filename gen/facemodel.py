@@ -50,13 +50,16 @@ class FaceModel:
     def shape(self, coeffs: np.ndarray, expr: np.ndarray | None = None) -> np.ndarray:
         """Vertices for identity coefficients (in units of each mode's std) and blendshape weights."""
         c = np.asarray(coeffs, np.float32) * self.id_std
-        v = self.neutral + np.tensordot(c, self.id_basis, axes=1)
-        if expr is not None:
-            w = np.asarray(expr, np.float32)
-            nz = np.flatnonzero(w)  # few units are active: skip the rest
-            if nz.size:
-                v = v + np.tensordot(w[nz], self.expr_basis[nz], axes=1)
-        return v.astype(np.float32, copy=False)
+        v = (self.neutral + np.tensordot(c, self.id_basis, axes=1)).astype(np.float32, copy=False)
+        return v if expr is None else self.with_expression(v, expr)
+
+    def with_expression(self, vertices: np.ndarray, expr: np.ndarray) -> np.ndarray:
+        """`vertices` (an identity's shape) deformed by blendshape weights `expr`."""
+        w = np.asarray(expr, np.float32)
+        nz = np.flatnonzero(w)  # few units are active: skip the rest
+        if not nz.size:
+            return vertices
+        return (vertices + np.tensordot(w[nz], self.expr_basis[nz], axes=1)).astype(np.float32, copy=False)
 
     def region_faces(self, *names: str) -> np.ndarray:
         """Indices of the triangles whose material region is one of `names`."""

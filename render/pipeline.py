@@ -99,10 +99,8 @@ class ImageMaker:
         verts = identity.vertices
         mouth = False
         if scene.expression is not None:
-            w = scene.expression
-            nz = np.flatnonzero(w)
-            verts = verts + np.tensordot(w[nz], self.model.expr_basis[nz], axes=1).astype(np.float32)
-            mouth = bool(np.any(w[self._mouth_units] > 0.02))
+            verts = self.model.with_expression(verts, scene.expression)
+            mouth = bool(np.any(scene.expression[self._mouth_units] > 0.02))
 
         rot = rotation(scene.yaw, scene.pitch, scene.roll)
         lm3 = verts[self._lm].astype(np.float64)  # head frame
