@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from gen.config import Range
 from gen.yamlconfig import FrozenConfig, load_yaml_model
 
 
@@ -39,18 +40,6 @@ class Dist(_Strict):
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         if self.kind == "normal" and not (self.min <= self.mean <= self.max):
             raise ValueError(f"mean {self.mean} lies outside [min, max] = [{self.min}, {self.max}]")
-        return self
-
-
-class Range(_Strict):
-    """A closed interval; values are drawn uniformly inside it."""
-    min: float
-    max: float
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
 
 
