@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from cluster.dataset import open_dataset
+from cluster.storage import MANIFEST
 from gen.errors import FacesynthError
 
 
@@ -14,6 +16,8 @@ def shard_files(path: str | Path) -> list[Path]:
     p = Path(path)
     if p.is_file():
         return [p]
+    if (p / MANIFEST).is_file():  # a facesynth dataset: its manifest lists the committed shards
+        return [Path(f) for f in open_dataset(str(p)).files]
     files = []
     if p.is_dir():  # skip hidden and _private folders (e.g. a job's _tmp/)
         files = sorted(f for f in p.rglob("*.parquet")
