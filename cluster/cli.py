@@ -11,7 +11,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 # Order fixes the order of `facesynth --help`.
 _STAGES = ("gen", "render", "cluster", "recognition")

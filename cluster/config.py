@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gen.config import GenConfig
-from gen.yamlconfig import StrictConfig, load_yaml_model, parse_model
+from core.config import StrictConfig, load_yaml_model, parse_model
 from render.config import RenderConfig
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from cluster import storage
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from cluster import storage
 from cluster.config import (JobConfig, config_hash, image_format, n_units, shard_name,
                             unit_identities, unit_range)
 from cluster.schema import SCHEMA_VERSION
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 MANIFEST_FLUSH_S = 2.0  # commits between flushes are recovered from the shards on resume
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 MANIFEST = "_manifest.json"
 TMP_DIR = "_tmp"

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cluster import rayauth
-from gen.errors import FacesynthError
-from gen.yamlconfig import load_yaml_model
+from core.errors import FacesynthError
+from core.config import load_yaml_model
 
 
 class JobSpec(BaseModel):

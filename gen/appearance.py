@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.rng import weighted_choice
 from gen import skin
 from gen.config import BROW_STYLES, AppearanceConfig
 from gen.facemodel import FaceModel
@@ -51,12 +52,6 @@ class Appearance:
     maps: dict[str, np.ndarray]
     colors: dict[str, tuple[int, int, int]]
     attributes: dict
-
-
-def _pick(rng: np.random.Generator, probs: dict[str, float]) -> str:
-    names = sorted(probs)
-    p = np.array([probs[n] for n in names], np.float64)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _biased(probs: dict[str, float], favoured: tuple[str, ...], share: float) -> dict[str, float]:
@@ -91,9 +86,9 @@ def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
     base = skin.linear_rgb(melanin, blood, oxy)
     lab = skin.lab(base)
     dark = float(np.clip((np.log(melanin) - _MEL_LO) / (_MEL_HI - _MEL_LO), 0, 1))
-    hair_name = _pick(rng, _biased(h.color_probs, _DARK_HAIR, h.dark_bias * dark))
-    iris_name = _pick(rng, _biased(e.iris_probs, _BROWN_IRIS, e.dark_bias * dark))
-    facial = _pick(rng, h.facial_hair_styles) if rng.random() < h.facial_hair_prob else "none"
+    hair_name = weighted_choice(rng, _biased(h.color_probs, _DARK_HAIR, h.dark_bias * dark))
+    iris_name = weighted_choice(rng, _biased(e.iris_probs, _BROWN_IRIS, e.dark_bias * dark))
+    facial = weighted_choice(rng, h.facial_hair_styles) if rng.random() < h.facial_hair_prob else "none"
     has_freckles = rng.random() < mk.freckle_prob * (1 - dark) ** 2
     attrs = {
         "skin": {"melanin": melanin, "blood": blood, "oxygenation": oxy,
@@ -103,7 +98,7 @@ def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
                  "eye_melanin": _u(rng, s.eye_melanin)},
         "hair": {"color": hair_name, "srgb": list(h.colors[hair_name]),
                  "scalp": bool(rng.random() < h.scalp_prob), "hairline": _u(rng, h.hairline)},
-        "brows": {"style": _pick(rng, h.brow_styles), "thickness": _u(rng, h.brow_thickness),
+        "brows": {"style": weighted_choice(rng, h.brow_styles), "thickness": _u(rng, h.brow_thickness),
                   "density": _u(rng, h.brow_density), "darken": float(rng.uniform(0.6, 1.0))},
         "facial_hair": facial,
         "eyes": {"iris": iris_name, "srgb": list(e.iris_colors[iris_name]),

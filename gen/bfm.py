@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from gen.config import _Strict
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from gen.facemodel import FaceModel
 
 DEFAULT_SCALE = {"bfm2017": 0.1, "bfm2009": 1e-4}

@@ -13,7 +13,7 @@ def _import(args) -> int:
 
 def _list(args) -> int:
     from gen.facemodel import installed_models
-    from gen.paths import models_dir
+    from core.paths import models_dir
     rows = installed_models()
     if not rows:
         print(f"no models installed in {models_dir()}; run `facesynth models import ict-facekit`")
@@ -26,7 +26,7 @@ def _list(args) -> int:
 
 def _export_identity(args) -> int:
     from gen.config import GenConfig, load_gen_config
-    from gen.errors import FacesynthError
+    from core.errors import FacesynthError
     from gen.export import export_identity
     from gen.facemodel import load_model
     from gen.identity import make_identity

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from gen.yamlconfig import FrozenConfig
+from core.config import FrozenConfig
 
 
 class _Strict(FrozenConfig):
-    """Strict config section (see gen.yamlconfig.StrictConfig)."""
+    """Strict config section (see core.config.StrictConfig)."""
 
 
 def _check_range(lo: float, hi: float, what: str) -> None:
@@ -243,7 +243,7 @@ def config_digest(cfg: BaseModel) -> str:
 
 def load_gen_config(path) -> GenConfig:
     """A GenConfig from YAML: either the gen section itself or a job file with a `gen:` key."""
-    from gen.yamlconfig import parse_model, read_yaml
+    from core.config import parse_model, read_yaml
     data = read_yaml(path)
     if isinstance(data.get("gen"), dict):
         return parse_model(GenConfig, data["gen"], f"{path}: gen")

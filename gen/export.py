@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from gen.appearance import MATERIAL_COLORS, MATERIAL_SURFACE, MATERIAL_TEXTURES
-from gen.atomic import atomic_dir
-from gen.errors import FacesynthError
+from core.atomic import atomic_dir
+from core.errors import FacesynthError
 from gen.facemodel import FaceModel
 from gen.identity import Identity
 from gen.obj import write_obj

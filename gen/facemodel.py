@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.atomic import atomic_dir
-from gen.errors import FacesynthError
-from gen.paths import models_dir
+from core.atomic import atomic_dir
+from core.errors import FacesynthError
+from core.paths import models_dir
 
 CACHE_FORMAT = 1
 _ARRAYS = ("neutral", "id_basis", "id_std", "expr_basis", "faces", "uvs", "face_uvs",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from gen.facemodel import FaceModel, save_model
 from gen.obj import parse_obj, parse_vertex_block
 from gen.sources import SourceFiles

@@ -22,19 +22,14 @@ import numpy as np
 
 from gen.appearance import make_appearance, sample_attributes
 from gen.config import GenConfig, IdentityConfig
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
+from core.rng import stream
 from gen.facemodel import FaceModel
 
 STREAM_SHAPE = 1
 STREAM_APPEARANCE = 2
 STREAM_EXPRESSION = 3  # render/ uses SeedSequence([seed, STREAM_EXPRESSION, i, j]) per image
 _BLOCK = 256
-
-
-def rng_for(seed: int, stream: int, *counters: int) -> np.random.Generator:
-    if seed < 0 or any(c < 0 for c in counters):
-        raise FacesynthError(f"seed={seed}, counters={counters}: seeds and indices must be non-negative integers")
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), *map(int, counters)]))
 
 
 @dataclass
@@ -51,7 +46,7 @@ class Identity:
 
 def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np.ndarray:
     """Try t of identity `index`: N(0, I) over the first n_modes, redrawn beyond |psi|."""
-    rng = rng_for(seed, STREAM_SHAPE, index, t)
+    rng = stream(seed, STREAM_SHAPE, index, t)
     n = k if cfg.n_modes is None else cfg.n_modes
     c = rng.standard_normal(n)
     for _ in range(1000):
@@ -145,13 +140,13 @@ def identity_tries(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> i
 
 def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> dict:
     """The attributes make_identity would record, without drawing any texel (cheap)."""
-    return sample_attributes(cfg.appearance, rng_for(seed, STREAM_APPEARANCE, index))
+    return sample_attributes(cfg.appearance, stream(seed, STREAM_APPEARANCE, index))
 
 
 def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> Identity:
     coeffs = identity_coeffs(model, cfg, seed, index)
     vertices = model.shape(coeffs)
-    rng = rng_for(seed, STREAM_APPEARANCE, index)
+    rng = stream(seed, STREAM_APPEARANCE, index)
     app = make_appearance(model, cfg.appearance, rng)
     attrs = dict(app.attributes, model=model.name, model_version=model.version,
                  shape_tries=identity_tries(model, cfg, seed, index))

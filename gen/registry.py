@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from gen import ict
-from gen.errors import FacesynthError
-from gen.paths import dev_shared_dir, facesynth_home
+from core.errors import FacesynthError
+from core.paths import dev_shared_dir, facesynth_home
 
 # Users with a BFM licence bring their own files; they are loaded directly (gen/bfm.py).
 IMPORTABLE = {"ict-facekit": "ICT Face Model Light (USC ICT, MIT)"}

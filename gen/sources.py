@@ -7,7 +7,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 
 class SourceFiles:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
-from gen.yamlconfig import load_yaml_model, parse_model, read_yaml
+from core.errors import FacesynthError
+from core.config import load_yaml_model, parse_model, read_yaml
 from recognition.config import BenchmarkConfig, SourceConfig, TrainConfig, TrainTemplate
 
 # The embedded default: synthetic data only, sized to finish on a 2-core CPU in < 30 minutes.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition.backbones import build_backbone
 
 FORMAT = "facesynth-recognition"

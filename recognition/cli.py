@@ -5,7 +5,7 @@ import argparse
 
 
 def _train(args) -> int:
-    from gen.yamlconfig import load_yaml_model
+    from core.config import load_yaml_model
     from recognition.config import TrainConfig
     cfg = load_yaml_model(TrainConfig, args.config)
     if args.out:

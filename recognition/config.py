@@ -8,13 +8,13 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from gen.yamlconfig import StrictConfig
+from core.config import StrictConfig
 
 from recognition.backbones import NAMES as BACKBONES
 
 
 class _Strict(StrictConfig):
-    """Strict config section (see gen.yamlconfig.StrictConfig)."""
+    """Strict config section (see core.config.StrictConfig)."""
 
 
 class SourceConfig(_Strict):

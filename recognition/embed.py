@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition import checkpoint as ckpt
 from recognition.data.imagefolder import IMAGE_EXTS
 from recognition.eval import embed_array

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition import checkpoint as ckpt
 from recognition import verification as ver
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
+from core.rng import stream
 from recognition.verification import N_FOLDS, write_bin
 
-TAG_PAIRS = 0x4850
+STREAM_PAIRS = 0x4850
 
 
 def build_pairs(images: list[bytes], identity: np.ndarray, yaw: np.ndarray, pairs_per_fold: int,
@@ -30,13 +31,13 @@ def build_pairs(images: list[bytes], identity: np.ndarray, yaw: np.ndarray, pair
     if len(ids) < 2 * n_folds:
         raise FacesynthError(f"held-out set: {len(ids)} identities have both a frontal (|yaw| <= {frontal_max_yaw}) "
                              f"and a profile (|yaw| >= {profile_min_yaw}) image; need at least {2 * n_folds}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, TAG_PAIRS]))
+    rng = stream(seed, STREAM_PAIRS)
     groups = np.array_split(rng.permutation(ids), n_folds)
     half = pairs_per_fold // 2
     out_images: list[bytes] = []
     issame: list[bool] = []
     for fold, group in enumerate(groups):
-        frng = np.random.default_rng(np.random.SeedSequence([seed, TAG_PAIRS, fold]))
+        frng = stream(seed, STREAM_PAIRS, fold)
         combos = [(i, f, p) for i in group for f in frontal[i] for p in profile[i]]
         if len(combos) < half:
             raise FacesynthError(f"held-out fold {fold}: only {len(combos)} distinct positive pairs for {half}; "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition.config import TrainConfig
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition import checkpoint as ckpt
 from recognition.backbones import build_backbone
 from recognition.config import TrainConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 N_FOLDS = 10
 

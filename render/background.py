@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
+from core.rng import weighted_choice
 from render.config import BackgroundConfig
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -99,9 +100,7 @@ KINDS = {"solid": solid, "gradient": gradient, "noise": noise, "shapes": shapes}
 
 
 def make_background(cfg: BackgroundConfig, size: int, rng, files: tuple[str, ...] | None = None) -> tuple[str, np.ndarray]:
-    kinds = list(cfg.kinds)
-    p = np.array([cfg.kinds[k] for k in kinds], float)
-    kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+    kind = weighted_choice(rng, cfg.kinds)
     if kind == "images":
         return kind, from_images(size, rng, files if files is not None else list_images(cfg.folder), cfg)
     return kind, KINDS[kind](size, rng)

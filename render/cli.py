@@ -7,7 +7,7 @@ import argparse
 def _load(args):
     from gen.config import GenConfig
     from gen.facemodel import load_model
-    from gen.yamlconfig import load_yaml_model
+    from core.config import load_yaml_model
     from render.config import RenderConfig, load_render_config
     gen_cfg = load_yaml_model(GenConfig, args.gen_config) if getattr(args, "gen_config", None) else GenConfig()
     render_cfg = load_render_config(args.config) if getattr(args, "config", None) else RenderConfig()

@@ -18,11 +18,11 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from gen.config import Range
-from gen.yamlconfig import FrozenConfig, load_yaml_model
+from core.config import FrozenConfig, load_yaml_model
 
 
 class _Strict(FrozenConfig):
-    """Strict config section (see gen.yamlconfig.StrictConfig)."""
+    """Strict config section (see core.config.StrictConfig)."""
 
 
 class Dist(_Strict):

@@ -8,7 +8,7 @@ import ctypes.util
 import glob
 import os
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 INSTALL_HINT = ("install the system GL packages: sudo apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri "
                 "(or run `make setup` as root)")

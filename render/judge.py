@@ -12,9 +12,9 @@ import dataclasses
 import cv2
 import numpy as np
 
-from render.scene import stream
+from core.rng import stream
 
-TAG_JUDGE = 290
+STREAM_JUDGE = 290
 YAW_BINS = ((0, 15), (15, 30), (30, 45), (45, 60), (60, 75), (75, 90))
 
 
@@ -45,7 +45,7 @@ def judge(maker, judge_det, per_bin: int, bins=YAW_BINS, identities: int = 8, se
         for n in range(per_bin):
             i, j = k % identities, k // identities
             k += 1
-            rng = stream(seed, TAG_JUDGE, b, n)
+            rng = stream(seed, STREAM_JUDGE, b, n)
             yaw = float(rng.uniform(lo, hi)) * (1 if rng.random() < 0.5 else -1)
             ident = maker.identity(i)
             scene = dataclasses.replace(maker.scene(i, j), yaw=yaw)

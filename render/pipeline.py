@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from render import align
 from render.background import composite, list_images, make_background
 from render.config import RenderConfig

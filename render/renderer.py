@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from render import egl
 
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"

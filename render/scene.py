@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from core.rng import stream, weighted_choice
 from render.config import Dist, LightingConfig, RenderConfig
 
 # Stream tags (arbitrary distinct constants; "render" stage = 2xx).
-TAG_POSE, TAG_CAMERA, TAG_LIGHTS, TAG_BACKGROUND, TAG_DEGRADE = 201, 202, 203, 205, 206
-
-
-def stream(seed: int, tag: int, identity: int, image: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, tag, identity, image]))
+STREAM_POSE, STREAM_CAMERA, STREAM_LIGHTS, STREAM_BACKGROUND, STREAM_DEGRADE = 201, 202, 203, 205, 206
 
 
 def draw(d: Dist, rng: np.random.Generator, size: int | None = None):
@@ -101,11 +98,9 @@ def _direction(azimuth: float, elevation: float) -> np.ndarray:
 def sample_lights(cfg: LightingConfig, rng: np.random.Generator) -> tuple[float, tuple[Light, ...]]:
     ambient = draw(cfg.ambient, rng)
     n = int(rng.integers(int(cfg.count.min), int(cfg.count.max) + 1))
-    kinds = list(cfg.kinds)
-    p = np.array([cfg.kinds[k] for k in kinds], float)
     lights = []
     for i in range(n):
-        kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+        kind = weighted_choice(rng, cfg.kinds)
         d = _direction(draw(cfg.azimuth, rng), draw(cfg.elevation, rng))
         intensity = draw(cfg.intensity, rng)
         if i > 0:
@@ -121,18 +116,18 @@ def sample_lights(cfg: LightingConfig, rng: np.random.Generator) -> tuple[float,
 def sample_scene(cfg: RenderConfig, seed: int, identity: int, image: int, expression_cfg=None) -> Scene:
     """Everything random about image `image` of identity `identity`. Pure."""
     pc = cfg.pose
-    rng = stream(seed, TAG_POSE, identity, image)
+    rng = stream(seed, STREAM_POSE, identity, image)
     if pc.poses is not None:
         yaw, pitch, roll = pc.poses[image % len(pc.poses)]
     else:
         yaw, pitch, roll = draw(pc.yaw, rng), draw(pc.pitch, rng), draw(pc.roll, rng)
 
-    rng = stream(seed, TAG_CAMERA, identity, image)
+    rng = stream(seed, STREAM_CAMERA, identity, image)
     cc = cfg.camera
     distance, zoom = draw(cc.distance, rng), draw(cc.zoom, rng)
     shift = tuple(float(s) for s in rng.normal(0, 1, 3) * cc.shift) if cc.shift > 0 else (0.0, 0.0, 0.0)
 
-    ambient, lights = sample_lights(cfg.lighting, stream(seed, TAG_LIGHTS, identity, image))
+    ambient, lights = sample_lights(cfg.lighting, stream(seed, STREAM_LIGHTS, identity, image))
 
     expression = None
     if cfg.expressions and expression_cfg is not None:
@@ -146,4 +141,4 @@ def sample_scene(cfg: RenderConfig, seed: int, identity: int, image: int, expres
 
     return Scene(seed=seed, identity=identity, image=image, yaw=float(yaw), pitch=float(pitch), roll=float(roll),
                  distance=float(distance), zoom=float(zoom), shift=shift, ambient=ambient, lights=lights,
-                 expression=expression, background_seed=sub(TAG_BACKGROUND), degrade_seed=sub(TAG_DEGRADE))
+                 expression=expression, background_seed=sub(STREAM_BACKGROUND), degrade_seed=sub(STREAM_DEGRADE))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from cluster.config import JobConfig
-from gen.errors import FacesynthError
-from gen.yamlconfig import parse_model
+from core.errors import FacesynthError
+from core.config import parse_model
 
 BASE = {"identities": 4, "images_per_identity": 2}
 

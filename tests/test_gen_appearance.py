@@ -9,10 +9,11 @@ import pytest
 from gen import skin
 from gen.appearance import MATERIAL_COLORS, MATERIAL_TEXTURES, iris_vertex_colors, make_appearance, sample_attributes
 from gen.config import AppearanceConfig, GenConfig
-from gen.errors import FacesynthError
-from gen.identity import make_identity, rng_for
+from core.errors import FacesynthError
+from gen.identity import make_identity
+from core.rng import stream
 from gen.uvmaps import face_layout
-from gen.yamlconfig import parse_model
+from core.config import parse_model
 
 
 def test_spectral_skin_model_trends():
@@ -25,7 +26,7 @@ def test_spectral_skin_model_trends():
 
 def test_skin_tone_population_spans_measured_range():
     cfg = AppearanceConfig()
-    attrs = [sample_attributes(cfg, rng_for(9, 2, i)) for i in range(300)]
+    attrs = [sample_attributes(cfg, stream(9, 2, i)) for i in range(300)]
     L = np.array([a["skin"]["lab"][0] for a in attrs])
     ita = np.array([a["skin"]["ita_deg"] for a in attrs])
     # Measured facial skin spans roughly L* 25-75 (Del Bino & Bernerd 2013); ITA covers every class.
@@ -39,7 +40,7 @@ def test_skin_tone_population_spans_measured_range():
 
 def test_attribute_diversity():
     cfg = AppearanceConfig()
-    attrs = [sample_attributes(cfg, rng_for(3, 2, i)) for i in range(400)]
+    attrs = [sample_attributes(cfg, stream(3, 2, i)) for i in range(400)]
     hair = Counter(a["hair"]["color"] for a in attrs)
     brows = Counter(a["brows"]["style"] for a in attrs)
     facial = Counter(a["facial_hair"] for a in attrs)
@@ -72,7 +73,7 @@ def test_regional_variation(face_model, lay):
     m = lay.masks
     reds, lips, eyes = [], [], []
     for i in range(6):
-        app = make_appearance(face_model, cfg, rng_for(11, 2, i))
+        app = make_appearance(face_model, cfg, stream(11, 2, i))
         alb = app.maps["albedo"]
         plain = (m["cheek"] < 0.05) & (m["nose"] < 0.05) & (m["lips"] < 0.05) & (m["eyes"] < 0.05) \
             & (m["forehead"] > 0.5) & (m["scalp_field"] < -1.5)
@@ -92,17 +93,17 @@ def test_regional_variation(face_model, lay):
 def test_marks_and_hair_change_the_map(face_model, lay):
     base = {"texture_size": 256, "marks": {"mole_mean": 0, "blemish_mean": 0, "freckle_prob": 0},
             "hair": {"facial_hair_prob": 0, "scalp_prob": 0}}
-    plain = make_appearance(face_model, parse_model(AppearanceConfig, base), rng_for(1, 2, 0))
+    plain = make_appearance(face_model, parse_model(AppearanceConfig, base), stream(1, 2, 0))
     attrs = dict(plain.attributes)
     attrs["marks"] = {"freckles": 120, "moles": 3, "blemishes": 0}
-    marked = make_appearance(face_model, parse_model(AppearanceConfig, base), rng_for(1, 2, 0), attrs=attrs)
+    marked = make_appearance(face_model, parse_model(AppearanceConfig, base), stream(1, 2, 0), attrs=attrs)
     d = plain.maps["albedo"].astype(int).sum(-1) - marked.maps["albedo"].astype(int).sum(-1)
     assert (d > 15).sum() > 100  # many darker texels: freckles and moles
     cheeks = lay.masks["cheek"] + lay.masks["nose"]
     assert cheeks[d > 15].mean() > cheeks.mean()  # freckles sit on cheeks and nose
     attrs2 = dict(plain.attributes, facial_hair="full_beard",
                   hair=dict(plain.attributes["hair"], scalp=True, hairline=0.0, color="black", srgb=[22, 18, 16]))
-    hairy = make_appearance(face_model, parse_model(AppearanceConfig, base), rng_for(1, 2, 0), attrs=attrs2)
+    hairy = make_appearance(face_model, parse_model(AppearanceConfig, base), stream(1, 2, 0), attrs=attrs2)
     lum = lambda a: a.astype(float).mean(-1)  # noqa: E731
     beard = lay.masks["beard"] > 0.8
     assert lum(hairy.maps["albedo"])[beard].mean() < lum(plain.maps["albedo"])[beard].mean() - 20
@@ -121,7 +122,7 @@ def test_identities_look_distinct(face_model):
 def test_material_tables_cover_the_model(face_model):
     for name in face_model.region_names:
         assert name in MATERIAL_TEXTURES or name in MATERIAL_COLORS, name
-    app = make_appearance(face_model, parse_model(AppearanceConfig, {"texture_size": 128}), rng_for(0, 2, 0))
+    app = make_appearance(face_model, parse_model(AppearanceConfig, {"texture_size": 128}), stream(0, 2, 0))
     for key, _ in MATERIAL_TEXTURES.values():
         assert key in app.maps
     for key in MATERIAL_COLORS.values():

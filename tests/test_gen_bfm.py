@@ -7,9 +7,9 @@ import pytest
 import scipy.io
 
 from gen.bfm import BFMConfig, load_bfm
-from gen.errors import FacesynthError
-from gen.identity import rng_for
-from gen.yamlconfig import parse_model
+from core.errors import FacesynthError
+from core.rng import stream
+from core.config import parse_model
 
 V, K, KC, KE = 70, 4, 3, 2
 
@@ -70,7 +70,7 @@ def test_bfm2017_layout_and_conventions(tmp_path):
     c = np.zeros(K, np.float32)
     c[0] = 1.0
     np.testing.assert_allclose(m.shape(c) - m.mean, col0 * 20 * 0.1, atol=1e-4)  # one std along mode 0
-    s = m.sample(rng_for(0, 1, 0), psi=1.5)
+    s = m.sample(stream(0, 1, 0), psi=1.5)
     assert s["vertices"].shape == (V, 3) and s["albedo"].shape == (V, 3)
     assert np.abs(s["shape_coeffs"]).max() <= 1.5 and 0 <= s["albedo"].min() and s["albedo"].max() <= 1
     fm = m.as_face_model()
@@ -90,7 +90,7 @@ def test_bfm2009_layout_and_conventions(tmp_path):
     np.testing.assert_allclose(m.shape(c) - m.mean, d["shapePC"][:, 1].reshape(V, 3) * 10000 * 1e-4, atol=1e-4)
     np.testing.assert_allclose(m.color_mean, d["texMU"].reshape(V, 3) / 255, atol=1e-6)
     assert m.expr_basis.shape[0] == 0
-    assert m.sample(rng_for(0, 1, 1))["albedo"].shape == (V, 3)
+    assert m.sample(stream(0, 1, 1))["albedo"].shape == (V, 3)
 
 
 def test_bfm_bad_input(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gen.config import GenConfig
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from gen.export import export_identity
 from gen.identity import make_identity
 from gen.obj import read_obj

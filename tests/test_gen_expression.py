@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from gen.config import EXPRESSION_GROUPS, ExpressionConfig, GenConfig
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from gen.expression import ICT_EXPRESSIONS, active_groups, sample_expression, sample_expression_groups
-from gen.identity import STREAM_EXPRESSION, make_identity, rng_for
-from gen.yamlconfig import parse_model
+from gen.identity import STREAM_EXPRESSION, make_identity
+from core.rng import stream
+from core.config import parse_model
 
 
 def test_names_match_model(face_model):
@@ -19,9 +20,9 @@ def test_names_match_model(face_model):
 
 def test_distribution():
     cfg = ExpressionConfig(neutral_prob=0.3, max_active=2)
-    draws = [sample_expression_groups(cfg, rng_for(5, STREAM_EXPRESSION, 0, j)) for j in range(3000)]
+    draws = [sample_expression_groups(cfg, stream(5, STREAM_EXPRESSION, 0, j)) for j in range(3000)]
     W = np.stack([w for w, _ in draws])
-    np.testing.assert_array_equal(W[7], sample_expression(cfg, rng_for(5, STREAM_EXPRESSION, 0, 7)))
+    np.testing.assert_array_equal(W[7], sample_expression(cfg, stream(5, STREAM_EXPRESSION, 0, 7)))
     assert W.dtype == np.float32 and W.shape == (3000, 53) and W.min() >= 0 and W.max() <= 1
     neutral = (W == 0).all(1)
     assert abs(neutral.mean() - 0.3) < 0.04  # ~5 sigma of a binomial with n=3000
@@ -39,8 +40,8 @@ def test_distribution():
 
 def test_deterministic_and_config():
     cfg = ExpressionConfig(neutral_prob=0.0, max_active=1, group_weights={"blink": 1.0})
-    a = sample_expression(cfg, rng_for(1, STREAM_EXPRESSION, 2, 3))
-    b = sample_expression(cfg, rng_for(1, STREAM_EXPRESSION, 2, 3))
+    a = sample_expression(cfg, stream(1, STREAM_EXPRESSION, 2, 3))
+    b = sample_expression(cfg, stream(1, STREAM_EXPRESSION, 2, 3))
     np.testing.assert_array_equal(a, b)
     assert active_groups(a) == ["blink"]
     with pytest.raises(FacesynthError, match="group_weights"):

@@ -9,7 +9,7 @@ import pytest
 
 from gen import identity as gi
 from gen.config import GenConfig
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 N = 1000
 SEED = 1234

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from gen import registry
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from gen.facemodel import read_cached
 
 REPO = Path(__file__).resolve().parents[1]

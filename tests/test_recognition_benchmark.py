@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gen.errors import FacesynthError
-from gen.yamlconfig import load_yaml_model, parse_model
+from core.errors import FacesynthError
+from core.config import load_yaml_model, parse_model
 from recognition import benchmark
 from recognition.config import BenchmarkConfig
 from recognition.heldout import write_heldout_bin

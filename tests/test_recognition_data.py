@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition.augment import augment
 from recognition.config import AugmentConfig, DataConfig
 from recognition.data import mixed

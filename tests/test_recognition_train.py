@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from gen.errors import FacesynthError
-from gen.yamlconfig import load_yaml_model, parse_model
+from core.errors import FacesynthError
+from core.config import load_yaml_model, parse_model
 from recognition import checkpoint as ckpt
 from recognition import train
 from recognition.backbones import build_backbone

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 from recognition import verification as ver
 from recognition.heldout import build_pairs, write_heldout_bin
 from recognition.testdata import encode, face_like

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gen.errors import FacesynthError
-from gen.yamlconfig import parse_model
+from core.errors import FacesynthError
+from core.config import parse_model
 from render.config import RenderConfig, load_render_config
 
 REPO = Path(__file__).resolve().parents[1]

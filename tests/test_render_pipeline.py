@@ -161,7 +161,7 @@ def test_user_background_images(tmp_path):
     assert tuple(bg[0, 0]) in ((255, 0, 0), (0, 0, 255))  # RGB of one of the two files
     empty = tmp_path / "empty"
     empty.mkdir()
-    from gen.errors import FacesynthError
+    from core.errors import FacesynthError
     with pytest.raises(FacesynthError, match="background.folder"):
         list_images(str(empty))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
+from core.rng import stream as rng_stream
 from recognition.augment import augment
 from recognition.config import AugmentConfig, DataConfig, SourceConfig
 
-TAG_SHUFFLE, TAG_AUGMENT = 0x5348, 0x4155  # stream tags for SeedSequence
+STREAM_SHUFFLE, STREAM_AUGMENT = 0x5348, 0x4155  # core.rng stream tags
 
 
 def open_source(cfg: SourceConfig):
@@ -82,7 +83,7 @@ class BatchPlan:
         if key not in self._perm_cache:
             if len(self._perm_cache) > 2 * len(self.streams):
                 self._perm_cache.clear()
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, TAG_SHUFFLE, stream, epoch]))
+            rng = rng_stream(self.seed, STREAM_SHUFFLE, stream, epoch)
             self._perm_cache[key] = rng.permutation(self.stream_len[stream])
         return self._perm_cache[key]
 
@@ -145,7 +146,7 @@ class TrainSet(Dataset):
         except ValueError:
             raise FacesynthError(f"{src.name}: item {key.index} is not a decodable image; "
                                  "remove it from the data set") from None
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, TAG_AUGMENT, key.batch, key.slot]))
+        rng = rng_stream(self.seed, STREAM_AUGMENT, key.batch, key.slot)
         img = augment(img, self.augment_cfg, rng)
         return to_tensor(img), label + self.offsets[key.source]
 

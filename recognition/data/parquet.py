@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from cluster.dataset import open_dataset
 from cluster.storage import MANIFEST
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 
 def shard_files(path: str | Path) -> list[Path]:

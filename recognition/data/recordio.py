@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", MAGIC)

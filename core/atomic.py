@@ -7,7 +7,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from gen.errors import FacesynthError
+from core.errors import FacesynthError
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from gen.errors import FacesynthError, validation_message
+from core.errors import FacesynthError, validation_message
 
 M = TypeVar("M", bound=BaseModel)
 
