@@ -41,8 +41,8 @@ def main() -> int:
     from gen.config import GenConfig
     from gen.facemodel import load_model
     from render.config import RenderConfig, load_render_config
-    from render.judge import judge
-    from render.mtcnn import MTCNNJudge
+    from render.judges.detection import judge
+    from render.judges.mtcnn import MTCNNJudge
     from render.pipeline import ImageMaker
 
     cfg = load_render_config(args.config) if args.config else RenderConfig()

@@ -1,29 +1,30 @@
 """The `facesynth` console script.
 
-Subcommands are contributed by each stage through the `facesynth.commands` entry-point
-group (see pyproject.toml): each entry is `register(subparsers)`, which adds parsers whose
-`func(args) -> int` runs the command. This keeps the data flow one way: the CLI lives in
-cluster/ but never imports recognition/ by name.
+Each stage contributes its subcommands through a `register(subparsers)` function in the
+modules listed below; each adds parsers whose `func(args) -> int` runs the command. The list is
+fixed (not installed entry-point metadata), so the CLI also works from a checkout that is not
+pip-installed, such as a Ray job's working_dir. This root is the one module allowed to name a
+later stage (recognition/); it only imports it by module name to register its commands.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from importlib.metadata import entry_points
+import traceback
 
-from core.errors import FacesynthError
+from core.errors import FacesynthError, debug_enabled, first_line
 
 # Order fixes the order of `facesynth --help`.
-_STAGES = ("gen", "render", "cluster", "recognition")
+COMMAND_MODULES = ("gen.cli", "render.cli", "cluster.commands", "recognition.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facesynth", description="Synthetic face images for training face recognition.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    found = {ep.name: ep for ep in entry_points(group="facesynth.commands")}
-    for name in sorted(found, key=lambda n: _STAGES.index(n) if n in _STAGES else len(_STAGES)):
-        found[name].load()(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except FacesynthError as e:
-        print(f"facesynth: error: {e}", file=sys.stderr)
+        if debug_enabled():
+            traceback.print_exc()
+        print(f"facesynth: error: {first_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("facesynth: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -22,7 +22,7 @@ from cluster import storage
 from cluster.config import (JobConfig, config_hash, image_format, n_units, shard_name,
                             unit_identities, unit_range)
 from cluster.schema import SCHEMA_VERSION
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 
 MANIFEST_FLUSH_S = 2.0  # commits between flushes are recovered from the shards on resume
 
@@ -140,7 +140,7 @@ def _connect(address: str | None, workers: int | None, cfg: JobConfig) -> bool:
             rayauth.enable_for_join()
             ray.init(address=address, **kw)
     except Exception as e:
-        raise FacesynthError(f"--address {address or 'local'}: cannot start or join Ray ({storage._first_line(e)}); "
+        raise FacesynthError(f"--address {address or 'local'}: cannot start or join Ray ({first_line(e)}); "
                              "check the address, or leave --address out to run locally") from None
     return True
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 
 MANIFEST = "_manifest.json"
 TMP_DIR = "_tmp"
@@ -57,16 +57,11 @@ def resolve(uri: str) -> Out:
         try:
             fs, root = pafs.FileSystem.from_uri(uri)
         except Exception as e:  # pyarrow raises several types for bad URIs and missing support
-            raise FacesynthError(f"--out {uri}: cannot open this filesystem ({_first_line(e)}); "
+            raise FacesynthError(f"--out {uri}: cannot open this filesystem ({first_line(e)}); "
                                  "use a local path, s3://bucket/prefix or gs://bucket/prefix") from None
         return Out(fs, root.rstrip("/"), uri)
     path = uri[len("file://"):] if uri.startswith("file://") else uri
     return Out(pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path)), uri)
-
-
-def _first_line(e: BaseException) -> str:
-    s = str(e).strip().splitlines()
-    return s[0] if s else type(e).__name__
 
 
 def info(out: Out, *names: str) -> pafs.FileInfo:
@@ -85,7 +80,7 @@ def listing(out: Out) -> list[pafs.FileInfo]:
     except FacesynthError:
         raise
     except Exception as e:
-        raise FacesynthError(f"--out {out.uri}: cannot list it ({_first_line(e)}); "
+        raise FacesynthError(f"--out {out.uri}: cannot list it ({first_line(e)}); "
                              "pass a folder you can read and write") from None
 
 
@@ -95,14 +90,14 @@ def read_manifest(out: Out) -> dict | None:
         if info(out, MANIFEST).type == pafs.FileType.NotFound:
             return None
     except Exception as e:  # e.g. no credentials for s3://
-        raise FacesynthError(f"--out {out.uri}: cannot read it ({_first_line(e)}); check the path and credentials") from None
+        raise FacesynthError(f"--out {out.uri}: cannot read it ({first_line(e)}); check the path and credentials") from None
     try:
         with out.fs.open_input_stream(out.path(MANIFEST)) as f:
             m = json.loads(f.read().decode())
         if m.get("format") != FORMAT:
             raise ValueError("not a facesynth manifest")
     except (OSError, ValueError) as e:
-        raise FacesynthError(f"{out.uri}/{MANIFEST}: unreadable manifest ({_first_line(e)}); "
+        raise FacesynthError(f"{out.uri}/{MANIFEST}: unreadable manifest ({first_line(e)}); "
                              "restore it or write the dataset to a new --out") from None
     return m
 
@@ -130,7 +125,7 @@ def probe_writable(out: Out) -> None:
     except FacesynthError:
         raise
     except Exception as e:
-        raise FacesynthError(f"--out {out.uri}: not writable ({_first_line(e)}); "
+        raise FacesynthError(f"--out {out.uri}: not writable ({first_line(e)}); "
                              "pass a folder you can write to") from None
 
 

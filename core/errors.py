@@ -1,5 +1,8 @@
-"""The one exception type the CLI turns into a one-line message and a non-zero exit."""
+"""The one exception type the CLI turns into a one-line message and a non-zero exit, and the
+helpers that keep other errors to one line."""
 from __future__ import annotations
+
+import os
 
 
 class FacesynthError(Exception):
@@ -18,3 +21,16 @@ def validation_message(err, source: str = "config") -> str:
         got_s = "" if e.get("type") == "extra_forbidden" or isinstance(got, dict) else f" (got {got!r})"
         parts.append(f"{key}: {msg}{got_s}")
     return f"{source}: " + "; ".join(parts)
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none)."""
+    for ln in str(e).splitlines():
+        if ln.strip():
+            return ln.strip()
+    return type(e).__name__
+
+
+def debug_enabled() -> bool:
+    """`FACESYNTH_DEBUG=1` keeps full tracebacks instead of one-line errors."""
+    return os.environ.get("FACESYNTH_DEBUG", "") not in ("", "0")

@@ -1,4 +1,4 @@
-"""Does a real detector see our faces? Runs the MTCNN judge (render/mtcnn.py) on stored crops.
+"""Does a real detector see our faces? Runs the MTCNN judge (render/judges/mtcnn.py) on stored crops.
 
 Shared by tests/test_render_mtcnn.py and bench/render.py. For each |yaw| bin it renders images as
 the config draws them (identity, lights, background, expression, degradations, the other pose

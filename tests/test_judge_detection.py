@@ -12,8 +12,8 @@ from render.config import RenderConfig
 
 @pytest.fixture(scope="module")
 def result(face_model):
-    from render.judge import judge
-    from render.mtcnn import MTCNNJudge
+    from render.judges.detection import judge
+    from render.judges.mtcnn import MTCNNJudge
     from render.pipeline import ImageMaker
     maker = ImageMaker(face_model, GenConfig(), RenderConfig(), seed=11)
     try:

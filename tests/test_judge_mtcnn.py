@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from render.mtcnn import LANDMARK_NAMES, Detection, MTCNNJudge, weights_dir
+from render.judges.mtcnn import LANDMARK_NAMES, Detection, MTCNNJudge, weights_dir
 
 skimage_data = pytest.importorskip("skimage.data")
 
