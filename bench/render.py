@@ -58,7 +58,7 @@ def main() -> int:
         t1 = time.perf_counter()
         for j in range(args.per):
             rec = maker.render(ident, j)
-            assert len(rec["image"]) > 0
+            assert len(rec.image) > 0
             n += 1
         render_s += time.perf_counter() - t1
     total = time.perf_counter() - t0

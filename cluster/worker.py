@@ -64,7 +64,7 @@ class RenderActor:
         try:
             with out.fs.open_output_stream(tmp) as stream, \
                     pq.ParquetWriter(stream, self.schema, **self._write_opts) as writer:
-                buf: list[dict] = []
+                buf: list = []
                 for i in range(first, end):
                     ident = self.maker.identity(i)
                     for j in range(n_img):

@@ -23,6 +23,7 @@ from render.background import composite, list_images, make_background
 from render.config import RenderConfig
 from render.degrade import degrade
 from render.landmarks import five_from_68, project
+from render.record import ImageRecord
 from render.scene import Scene, rotation, sample_scene
 
 TEMPLATE_EYE_PX = float(np.linalg.norm(align.ARCFACE_TEMPLATE[1] - align.ARCFACE_TEMPLATE[0]))  # at 112 px
@@ -86,7 +87,7 @@ class ImageMaker:
     def scene(self, identity_index: int, j: int) -> Scene:
         return sample_scene(self.cfg, self.seed, identity_index, j, self.gen_cfg.expression)
 
-    def render(self, identity, j: int) -> dict:
+    def render(self, identity, j: int) -> ImageRecord:
         """The record of image j of `identity` (see docs/render.md for the fields)."""
         r = self.render_scene(identity, self.scene(identity.index, j))
         return self.record(identity, r)
@@ -148,29 +149,19 @@ class ImageMaker:
             raise FacesynthError(f"could not encode an image as {o.format}")
         return buf.tobytes()
 
-    def record(self, identity, r: Rendered) -> dict:
+    def record(self, identity, r: Rendered) -> ImageRecord:
         s = r.scene
         expr = s.expression if s.expression is not None else np.zeros(len(self.model.expr_names), np.float32)
-        rec = {
-            "image": self.encode(r.crop),
-            "identity": int(identity.index),
-            "image_index": int(s.image),
-            "yaw": s.yaw, "pitch": s.pitch, "roll": s.roll,
-            "landmarks5": [float(v) for v in r.lm5.reshape(-1)],
-            "landmarks68": [float(v) for v in r.lm68.reshape(-1)],
-            "expression": [float(v) for v in expr],
-            "camera": {"fov_deg": float(np.degrees(r.yfov)), "distance": s.distance, "zoom": s.zoom},
-            "lights": [L.record() for L in s.lights],
-            "ambient": s.ambient,
-            "background": r.background,
-            "degradations": list(r.degradations),
-            "seed": self.seed,
-            "model_name": self.model.name,
-            "model_version": self.model.version,
-        }
-        if self.cfg.output.keep_full_frame:
-            rec["full_image"] = self.encode(r.frame)
-        return rec
+        return ImageRecord(
+            image=self.encode(r.crop), identity=int(identity.index), image_index=int(s.image),
+            yaw=s.yaw, pitch=s.pitch, roll=s.roll,
+            landmarks5=r.lm5.reshape(-1).astype(np.float32), landmarks68=r.lm68.reshape(-1).astype(np.float32),
+            expression=np.asarray(expr, np.float32),
+            camera_fov_deg=float(np.degrees(r.yfov)), camera_distance=s.distance, camera_zoom=s.zoom,
+            lights=tuple(L.record() for L in s.lights), ambient=s.ambient,
+            background=r.background, degradations=tuple(r.degradations),
+            seed=self.seed, model_name=self.model.name, model_version=self.model.version,
+            full_image=self.encode(r.frame) if self.cfg.output.keep_full_frame else None)
 
     def close(self) -> None:
         self.renderer.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from render.record import SCHEMA_VERSION
 from cluster_util import assert_exactly_once, processes_matching, rows_of
 
 from cluster.config import load_job_config, n_units, parse_job_config, shard_name
@@ -61,7 +62,7 @@ def test_one_and_two_workers_write_identical_images(smoke_runs):
 def test_schema_and_shard_layout(smoke_runs):
     cfg, outs = smoke_runs
     m = json.loads((outs[2] / MANIFEST).read_text())
-    assert m["schema_version"] == 1 and m["complete"] and len(m["committed"]) == n_units(cfg)
+    assert m["schema_version"] == SCHEMA_VERSION and m["complete"] and len(m["committed"]) == n_units(cfg)
     f = outs[2] / shard_name(cfg, 0)
     schema = pq.read_schema(f)
     assert schema.field("image").type == pa.binary()

@@ -42,22 +42,22 @@ def _studio(maker, i, j, yaw, pitch=0.0, expression=None):
 def test_record_fields(maker, face_model):
     ident = maker.identity(0)
     rec = maker.render(ident, 0)
-    img = _decode(rec["image"])
+    img = _decode(rec.image)
     assert img.shape == (112, 112, 3) and img.std() > 5
-    assert rec["identity"] == 0 and rec["image_index"] == 0 and rec["seed"] == SEED
-    assert len(rec["landmarks5"]) == 10 and len(rec["landmarks68"]) == 136
-    assert len(rec["expression"]) == len(face_model.expr_names)
-    assert set(rec["camera"]) >= {"fov_deg", "distance"} and 1 < rec["camera"]["fov_deg"] < 60
-    assert 1 <= len(rec["lights"]) <= 3 and all(L["kind"] in ("directional", "point", "spot") for L in rec["lights"])
-    assert rec["background"] in ("solid", "gradient", "noise", "shapes")
-    assert rec["model_name"] == face_model.name and rec["model_version"] == face_model.version
-    assert _decode(rec["full_image"]).shape == (144, 144, 3)
+    assert rec.identity == 0 and rec.image_index == 0 and rec.seed == SEED
+    assert len(rec.landmarks5) == 10 and len(rec.landmarks68) == 136
+    assert len(rec.expression) == len(face_model.expr_names)
+    assert rec.camera_distance > 0 and 1 < rec.camera_fov_deg < 60
+    assert 1 <= len(rec.lights) <= 3 and all(L["kind"] in ("directional", "point", "spot") for L in rec.lights)
+    assert rec.background in ("solid", "gradient", "noise", "shapes")
+    assert rec.model_name == face_model.name and rec.model_version == face_model.version
+    assert _decode(rec.full_image).shape == (144, 144, 3)
     s = maker.scene(0, 0)
-    assert (rec["yaw"], rec["pitch"], rec["roll"]) == (s.yaw, s.pitch, s.roll)
+    assert (rec.yaw, rec.pitch, rec.roll) == (s.yaw, s.pitch, s.roll)
 
 
 def _digest(rec) -> str:
-    return hashlib.sha256(rec["image"] + rec["full_image"] + np.asarray(rec["landmarks68"]).tobytes()).hexdigest()
+    return hashlib.sha256(rec.image + rec.full_image + np.asarray(rec.landmarks68).tobytes()).hexdigest()
 
 
 PROBE = ((0, 3), (1, 0), (0, 5))
@@ -72,7 +72,7 @@ from render.pipeline import ImageMaker
 m = ImageMaker(load_model(), GenConfig(), RenderConfig.model_validate({{"output": {{"keep_full_frame": True}}}}), {SEED})
 for i, j in {PROBE!r}:
     r = m.render(m.identity(i), j)
-    print(hashlib.sha256(r["image"] + r["full_image"] + np.asarray(r["landmarks68"]).tobytes()).hexdigest())
+    print(hashlib.sha256(r.image + r.full_image + np.asarray(r.landmarks68).tobytes()).hexdigest())
 """
 
 

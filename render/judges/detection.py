@@ -50,8 +50,8 @@ def judge(maker, judge_det, per_bin: int, bins=YAW_BINS, identities: int = 8, se
             ident = maker.identity(i)
             scene = dataclasses.replace(maker.scene(i, j), yaw=yaw)
             rec = maker.record(ident, maker.render_scene(ident, scene))
-            img = cv2.imdecode(np.frombuffer(rec["image"], np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-            ours = np.asarray(rec["landmarks5"]).reshape(5, 2)
+            img = cv2.imdecode(np.frombuffer(rec.image, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            ours = np.asarray(rec.landmarks5).reshape(5, 2)
             det = judge_det.best_face(np.ascontiguousarray(img))
             yaws.append(yaw)
             hits.append(det is not None)
