@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # constructed face-like test images
 
 import torch  # noqa: E402
 
 from recognition import train  # noqa: E402
 from recognition.config import TrainConfig  # noqa: E402
-from recognition.testdata import write_parquet  # noqa: E402
+from testdata import write_parquet  # noqa: E402
 
 
 def throughput(tmp: Path, name: str, backbone: str, steps: int, batch: int, device: str, amp: bool,

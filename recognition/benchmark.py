@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_write_text
 from core.errors import FacesynthError
 from core.config import load_yaml_model, parse_model, read_yaml
 from recognition.config import BenchmarkConfig, SourceConfig, TrainConfig, TrainTemplate
@@ -234,9 +234,7 @@ def run(cfg: BenchmarkConfig) -> dict:
     doc = {"table": table, "caption": caption, "combination": describe_combination(cfg), "seeds": cfg.seeds,
            "sets": sets, "bins": bins, "runs": runs, "config": cfg.model_dump(mode="json")}
     for name, text in (("benchmark.json", json.dumps(doc, indent=1)), ("benchmark.md", caption + "\n" + table)):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+        atomic_write_text(out / name, text)
     return {"table": caption + "\n" + table, "json": str(out / "benchmark.json"), "doc": doc}
 
 

@@ -13,11 +13,7 @@ from core.config import StrictConfig
 from recognition.backbones import NAMES as BACKBONES
 
 
-class _Strict(StrictConfig):
-    """Strict config section (see core.config.StrictConfig)."""
-
-
-class SourceConfig(_Strict):
+class SourceConfig(StrictConfig):
     """One training data source. Each source gets its own block of labels (no collisions)."""
     kind: Literal["parquet", "recordio", "imagefolder"] = Field(
         description="parquet: facesynth shards (a file or a directory of *.parquet); recordio: "
@@ -28,7 +24,7 @@ class SourceConfig(_Strict):
     name: Optional[str] = Field(None, description="label for logs and tables; defaults to the path's name")
 
 
-class AugmentConfig(_Strict):
+class AugmentConfig(StrictConfig):
     """Per-image augmentation. Probabilities default to DigiFace-1M's set (Bae et al., WACV 2023)."""
     enabled: bool = True
     flip: float = Field(0.5, ge=0, le=1, description="horizontal flip")
@@ -46,7 +42,7 @@ class AugmentConfig(_Strict):
     jpeg: float = Field(0.05, ge=0, le=1, description="JPEG re-encoding")
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictConfig):
     sources: list[SourceConfig] = Field(min_length=1)
     combine: Literal["mix", "concat"] = Field(
         "mix", description="mix: every batch holds each source in proportion to its weight, and an epoch "
@@ -70,7 +66,7 @@ class DataConfig(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictConfig):
     backbone: str = Field("iresnet50", description=f"one of {', '.join(BACKBONES)}")
     width: float = Field(1.0, gt=0, le=4, description="channel multiplier; 1.0 is the published network")
     embedding_size: int = Field(512, ge=8, le=4096)
@@ -87,7 +83,7 @@ class ModelConfig(_Strict):
         return v
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictConfig):
     """SGD as in arcface_torch: momentum 0.9, weight decay 5e-4, linear warmup, then poly or step."""
     lr: float = Field(0.1, gt=0, description="peak learning rate, reached after warmup")
     momentum: float = Field(0.9, ge=0, lt=1)
@@ -100,7 +96,7 @@ class OptimConfig(_Strict):
     grad_clip: Optional[float] = Field(5.0, gt=0, description="max global grad norm; null disables")
 
 
-class RayConfig(_Strict):
+class TrainRayConfig(StrictConfig):
     enabled: bool = Field(False, description="run through Ray Train (TorchTrainer, DDP)")
     num_workers: int = Field(1, ge=1, description="training processes, one per GPU")
     use_gpu: bool = True
@@ -108,15 +104,13 @@ class RayConfig(_Strict):
     address: Optional[str] = Field(None, description="Ray cluster address; null starts a local Ray")
 
 
-class TrainConfig(_Strict):
-    seed: int = Field(0, ge=0)
-    out: str = Field(description="output directory (checkpoints, log.jsonl)")
+class TrainSettings(StrictConfig):
+    """How to train, whatever the data: shared by TrainConfig and the benchmark's train template."""
     epochs: Optional[float] = Field(None, gt=0, description="training length (see data.combine for the epoch)")
     steps: Optional[int] = Field(None, gt=0, description="training length in optimiser steps; overrides epochs")
     batch_size: int = Field(128, ge=2, description="global batch (split over Ray workers)")
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
-    data: DataConfig
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = Field(True, description="fp16 autocast + GradScaler, GPU only")
     channels_last: bool = Field(True, description="channels_last memory format, GPU only")
@@ -124,8 +118,7 @@ class TrainConfig(_Strict):
     log_every: int = Field(20, ge=1, description="steps between log lines")
     checkpoint_every: int = Field(0, ge=0, description="steps between checkpoints; 0 saves only the final one")
     keep_checkpoints: int = Field(2, ge=1, description="intermediate checkpoints kept")
-    init_from: Optional[str] = Field(None, description="checkpoint whose backbone weights start this run")
-    ray: RayConfig = RayConfig()
+    ray: TrainRayConfig = TrainRayConfig()
 
     @model_validator(mode="after")
     def _length(self):
@@ -136,32 +129,23 @@ class TrainConfig(_Strict):
         return self
 
 
-class TrainTemplate(_Strict):
-    """A TrainConfig without data sources and output: the benchmark fills those in per run."""
-    epochs: Optional[float] = Field(None, gt=0)
-    steps: Optional[int] = Field(None, gt=0)
-    batch_size: int = Field(128, ge=2)
-    model: ModelConfig = ModelConfig()
-    optim: OptimConfig = OptimConfig()
-    num_workers: int = Field(2, ge=0, le=64)
-    input_size: int = Field(112, ge=32, le=224)
+class TrainConfig(TrainSettings):
+    """One training run: the settings plus its data, output and seed."""
+    seed: int = Field(0, ge=0)
+    out: str = Field(description="output directory (checkpoints, log.jsonl)")
+    data: DataConfig
+    init_from: Optional[str] = Field(None, description="checkpoint whose backbone weights start this run")
+
+
+class TrainTemplate(TrainSettings):
+    """The benchmark's training settings: TrainSettings plus the data loading it applies to every run
+    (the benchmark fills in sources, output and seed)."""
+    num_workers: int = Field(2, ge=0, le=64, description="DataLoader worker processes (data.num_workers)")
+    input_size: int = Field(112, ge=32, le=224, description="square input side (data.input_size)")
     augment: AugmentConfig = AugmentConfig()
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    threads: Optional[int] = Field(None, ge=1)
-    log_every: int = Field(20, ge=1)
-    checkpoint_every: int = Field(0, ge=0)
-    ray: RayConfig = RayConfig()
-
-    @model_validator(mode="after")
-    def _length(self):
-        if self.epochs is None and self.steps is None:
-            raise ValueError("set epochs or steps")
-        return self
 
 
-class SyntheticConfig(_Strict):
+class SyntheticConfig(StrictConfig):
     """Where the synthetic training set comes from: existing shards, or generated by a cluster job."""
     shards: Optional[str] = Field(None, description="existing directory of facesynth Parquet shards")
     job: Optional[Union[str, dict]] = Field(
@@ -177,7 +161,7 @@ class SyntheticConfig(_Strict):
         return self
 
 
-class HeldoutConfig(_Strict):
+class HeldoutConfig(StrictConfig):
     """Synthetic frontal-vs-profile verification set from identities never used in training."""
     enabled: bool = True
     bin: Optional[str] = Field(None, description="use this existing held-out .bin instead of rendering one")
@@ -199,7 +183,7 @@ class HeldoutConfig(_Strict):
         return v
 
 
-class BenchmarkConfig(_Strict):
+class BenchmarkConfig(StrictConfig):
     out: str = Field("out/benchmark", description="working directory: data, checkpoints, results")
     real: list[SourceConfig] = Field(default_factory=list, description="real training sources; empty = synthetic only")
     real_name: str = Field("Real", description="row label for the real data, e.g. CASIA-WebFace")

@@ -12,7 +12,7 @@ from core.config import load_yaml_model, parse_model
 from recognition import benchmark
 from recognition.config import BenchmarkConfig
 from recognition.heldout import write_heldout_bin
-from recognition.testdata import write_parquet
+from testdata import write_parquet
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_TRAIN = {"steps": 3, "batch_size": 8, "threads": 1, "num_workers": 0, "input_size": 64, "log_every": 1,

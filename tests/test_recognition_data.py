@@ -12,7 +12,7 @@ from recognition.data.imagefolder import ImageFolderSource
 from recognition.data.parquet import ParquetSource
 from recognition.data.recordio import (MAGIC, IRHeader, RecordIOReader, RecordIOSource, pack, unpack,
                                        write_recordio)
-from recognition.testdata import encode, face_like, write_imagefolder, write_parquet
+from testdata import encode, face_like, write_imagefolder, write_parquet
 
 
 def test_recordio_roundtrip_including_split_records(tmp_path):

@@ -15,7 +15,7 @@ from recognition import train
 from recognition.backbones import build_backbone
 from recognition.config import OptimConfig, TrainConfig
 from recognition.losses import MarginHead
-from recognition.testdata import write_parquet
+from testdata import write_parquet
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def test_smoke_config_trains_and_prints_checkpoint_last(tmp_path):
     # embed with the trained checkpoint
     from PIL import Image
 
-    from recognition.testdata import face_like
+    from testdata import face_like
     for i in range(3):
         Image.fromarray(face_like(i, 0)).save(tmp_path / f"{i}.jpg")
     r = subprocess.run([sys.executable, "-m", "cluster.cli", "embed", "--checkpoint", last, str(tmp_path / "0.jpg"),

@@ -10,7 +10,7 @@ import pytest
 from core.errors import FacesynthError
 from recognition import verification as ver
 from recognition.heldout import build_pairs, write_heldout_bin
-from recognition.testdata import encode, face_like
+from testdata import encode, face_like
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def tiny_checkpoint(tmp_path_factory):
     """A tiny MobileFaceNet trained for 30 steps on constructed faces (enough for its BN statistics to settle)."""
     from recognition import train
     from recognition.config import TrainConfig
-    from recognition.testdata import write_parquet
+    from testdata import write_parquet
     d = tmp_path_factory.mktemp("tiny")
     data = write_parquet(d / "d.parquet", 4, 2)
     cfg = TrainConfig.model_validate({
