@@ -18,7 +18,8 @@ from core.config import StrictConfig, load_yaml_model, parse_model
 from render.config import RenderConfig
 
 
-class OutputConfig(StrictConfig):
+class ShardOutputConfig(StrictConfig):
+    """How shards are written (Parquet layout)."""
 
     shard_target_mb: float = Field(
         256.0, ge=1, le=4096,
@@ -33,7 +34,7 @@ class OutputConfig(StrictConfig):
                     "so they are stored uncompressed.")
 
 
-class RayConfig(StrictConfig):
+class ActorConfig(StrictConfig):
     """How actors are placed. None of these change the bytes written, so they are left out of
     the config hash: a run can be resumed on a different cluster with different resources."""
 
@@ -59,8 +60,8 @@ class JobConfig(StrictConfig):
     images_per_identity: int = Field(..., ge=1, le=100_000, description="Images rendered per identity.")
     gen: GenConfig = Field(default_factory=GenConfig)
     render: RenderConfig = Field(default_factory=RenderConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
-    ray: RayConfig = Field(default_factory=RayConfig)
+    output: ShardOutputConfig = Field(default_factory=ShardOutputConfig)
+    ray: ActorConfig = Field(default_factory=ActorConfig)
 
     @property
     def total_images(self) -> int:

@@ -17,15 +17,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gen.config import Range
 from core.config import FrozenConfig, load_yaml_model
+from gen.config import Range
 
 
-class _Strict(FrozenConfig):
-    """Strict config section (see core.config.StrictConfig)."""
-
-
-class Dist(_Strict):
+class Dist(FrozenConfig):
     """A scalar distribution: truncated normal N(mean, std) clipped by resampling to [min, max],
     or uniform on [min, max]."""
     kind: Literal["normal", "uniform"] = "normal"
@@ -47,7 +43,7 @@ def _normal(mean, std, lo, hi) -> Dist:
     return Dist(kind="normal", mean=mean, std=std, min=lo, max=hi)
 
 
-class PoseConfig(_Strict):
+class PoseConfig(FrozenConfig):
     # Wide yaw as in 300W-LP (whose face profiling spans about +-90 deg). DigiFace-1M (Bae et al.
     # 2023) used yaw ~ N(0, 24) truncated to +-90 and pitch ~ N(0, 8) truncated to +-30; shrinking
     # the yaw spread dropped their CFP-FP from 82.0 to 67.2, so we go wider still on yaw.
@@ -69,7 +65,7 @@ class PoseConfig(_Strict):
         return v
 
 
-class CameraConfig(_Strict):
+class CameraConfig(FrozenConfig):
     distance: Dist = Field(default_factory=lambda: _normal(80, 15, 40, 150),
                            description="camera distance to the face centre, cm; the field of view follows "
                                        "from it so the face fills the crop (shorter = more perspective)")
@@ -81,7 +77,7 @@ class CameraConfig(_Strict):
 LightKind = Literal["directional", "point", "spot"]
 
 
-class LightingConfig(_Strict):
+class LightingConfig(FrozenConfig):
     ambient: Dist = Field(default_factory=lambda: Dist(kind="uniform", min=0.12, max=0.45),
                           description="ambient radiance (linear, 1 = white)")
     count: Range = Field(default_factory=lambda: Range(min=1, max=3),
@@ -121,7 +117,7 @@ class LightingConfig(_Strict):
 BackgroundKind = Literal["solid", "gradient", "noise", "shapes", "images"]
 
 
-class BackgroundConfig(_Strict):
+class BackgroundConfig(FrozenConfig):
     kinds: dict[BackgroundKind, float] = Field(
         default_factory=lambda: {"solid": 0.15, "gradient": 0.25, "noise": 0.3, "shapes": 0.3},
         description="probability of each background kind; 'images' needs folder")
@@ -148,17 +144,17 @@ class BackgroundConfig(_Strict):
         return v
 
 
-class Blur(_Strict):
+class Blur(FrozenConfig):
     prob: float = Field(0.2, ge=0, le=1)
     sigma: Range = Field(default_factory=lambda: Range(min=0.3, max=1.3), description="Gaussian sigma, px")
 
 
-class Noise(_Strict):
+class Noise(FrozenConfig):
     prob: float = Field(0.3, ge=0, le=1)
     std: Range = Field(default_factory=lambda: Range(min=1.0, max=7.0), description="sensor noise std, 8-bit levels")
 
 
-class Jpeg(_Strict):
+class Jpeg(FrozenConfig):
     prob: float = Field(0.3, ge=0, le=1)
     quality: Range = Field(default_factory=lambda: Range(min=35, max=90), description="JPEG quality")
 
@@ -169,7 +165,7 @@ class Jpeg(_Strict):
         return self
 
 
-class Gamma(_Strict):
+class Gamma(FrozenConfig):
     prob: float = Field(0.3, ge=0, le=1)
     gamma: Range = Field(default_factory=lambda: Range(min=0.75, max=1.35))
 
@@ -180,7 +176,7 @@ class Gamma(_Strict):
         return self
 
 
-class ColorJitter(_Strict):
+class ColorJitter(FrozenConfig):
     prob: float = Field(0.4, ge=0, le=1)
     brightness: float = Field(0.15, ge=0, le=1, description="max relative brightness change")
     contrast: float = Field(0.15, ge=0, le=1, description="max relative contrast change")
@@ -188,7 +184,7 @@ class ColorJitter(_Strict):
     hue: float = Field(0.02, ge=0, le=0.5, description="max per-channel gain change (white balance)")
 
 
-class Downscale(_Strict):
+class Downscale(FrozenConfig):
     prob: float = Field(0.2, ge=0, le=1)
     factor: Range = Field(default_factory=lambda: Range(min=0.35, max=0.8),
                           description="downscale factor before upscaling back")
@@ -200,7 +196,7 @@ class Downscale(_Strict):
         return self
 
 
-class DegradationConfig(_Strict):
+class DegradationConfig(FrozenConfig):
     """Applied to the aligned crop in this order; each fires with its own probability."""
     blur: Blur = Field(default_factory=Blur)
     downscale: Downscale = Field(default_factory=Downscale)
@@ -210,7 +206,7 @@ class DegradationConfig(_Strict):
     jpeg: Jpeg = Field(default_factory=Jpeg)
 
 
-class OutputConfig(_Strict):
+class ImageOutputConfig(FrozenConfig):
     image_size: int = Field(112, ge=32, le=1024, description="aligned crop size, px (ArcFace: 112)")
     frame_size: int = Field(144, ge=32, le=2048, description="rendered frame size, px (rendering cost grows with it)")
     frame_margin: float = Field(1.3, ge=1.0, le=4.0,
@@ -220,13 +216,13 @@ class OutputConfig(_Strict):
     quality: int = Field(95, ge=1, le=100, description="JPEG quality of the stored images")
 
 
-class RenderConfig(_Strict):
+class RenderConfig(FrozenConfig):
     pose: PoseConfig = Field(default_factory=PoseConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
     lighting: LightingConfig = Field(default_factory=LightingConfig)
     background: BackgroundConfig = Field(default_factory=BackgroundConfig)
     degradations: DegradationConfig = Field(default_factory=DegradationConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    output: ImageOutputConfig = Field(default_factory=ImageOutputConfig)
     expressions: bool = Field(True, description="draw expressions from gen's expression distribution "
                                                 "(false: neutral faces)")
 

@@ -181,10 +181,10 @@ def test_ray_job_file_is_valid(root_file):
 
 def test_default_yaml_states_the_real_defaults():
     """configs/default.yaml documents the defaults: it must not drift from the code."""
-    from cluster.config import OutputConfig, RayConfig
+    from cluster.config import ActorConfig, ShardOutputConfig
     from gen.config import GenConfig
     from render.config import RenderConfig
     d = load_job_config(REPO / "configs" / "default.yaml")
-    assert d.gen == GenConfig() and d.render == RenderConfig() and d.output == OutputConfig()
-    assert d.ray == RayConfig(num_gpus_per_actor=0.25)  # the one cluster-specific choice
+    assert d.gen == GenConfig() and d.render == RenderConfig() and d.output == ShardOutputConfig()
+    assert d.ray == ActorConfig(num_gpus_per_actor=0.25)  # the one cluster-specific choice
     assert (d.identities, d.images_per_identity) == (10_000, 50)
