@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cluster import rayauth
 from core.errors import FacesynthError
-from core.config import load_yaml_model
+from core.config import load_yaml_model, read_yaml
 
 
 class JobSpec(BaseModel):
@@ -20,8 +20,10 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     entrypoint: str = Field(..., min_length=1, description="shell command run on the head node, in working_dir")
-    runtime_env: dict[str, Any] = Field(default_factory=dict,
-                                        description="Ray runtime_env: working_dir, excludes, pip or uv, env_vars")
+    runtime_env: dict[str, Any] | str = Field(
+        default_factory=dict,
+        description="Ray runtime_env (working_dir, excludes, pip or uv, env_vars), or the path of a YAML file "
+                    "holding one, relative to the job file: the file `ray job submit --runtime-env` takes")
     entrypoint_num_cpus: float = Field(0, ge=0, description="CPUs reserved for the driver")
     entrypoint_num_gpus: float = Field(0, ge=0, description="GPUs reserved for the driver")
     entrypoint_memory: int = Field(0, ge=0, description="memory (bytes) reserved for the driver")
@@ -31,20 +33,44 @@ class JobSpec(BaseModel):
     @field_validator("runtime_env")
     @classmethod
     def _env(cls, v):
-        if "pip" in v and "uv" in v:
+        if isinstance(v, dict) and "pip" in v and "uv" in v:
             raise ValueError("give either pip or uv, not both")
         return v
 
 
+# Keys that belong to a job file, not to a runtime env: their presence means the wrong file.
+_JOB_KEYS = {"entrypoint", "runtime_env", "entrypoint_num_cpus", "entrypoint_num_gpus"}
+
+
+def load_runtime_env(path: str | Path) -> dict[str, Any]:
+    """A runtime env YAML (as `ray job submit --runtime-env` takes), working_dir made absolute
+    relative to the file, as a user reads it."""
+    env = read_yaml(path)
+    if _JOB_KEYS & set(env):
+        raise FacesynthError(f"{path}: holds {sorted(_JOB_KEYS & set(env))[0]!r}, a job-file key; "
+                             "a runtime env file has working_dir, excludes, pip, env_vars (see ray_runtime_env.yaml)")
+    if "pip" in env and "uv" in env:
+        raise FacesynthError(f"{path}: give either pip or uv, not both")
+    return _resolve_working_dir(env, Path(path), f"{path}: working_dir")
+
+
+def _resolve_working_dir(env: dict, base_file: Path, what: str) -> dict:
+    env = dict(env)
+    wd = env.get("working_dir")
+    if isinstance(wd, str) and "://" not in wd:
+        p = (base_file.resolve().parent / wd).resolve()
+        if not p.is_dir():
+            raise FacesynthError(f"{what} {wd!r} is not a folder ({p})")
+        env["working_dir"] = str(p)
+    return env
+
+
 def load_job_spec(path: str | Path) -> JobSpec:
     spec = load_yaml_model(JobSpec, path)
-    env = dict(spec.runtime_env)
-    wd = env.get("working_dir")
-    if isinstance(wd, str) and "://" not in wd:  # relative to the job file, as a user reads it
-        p = (Path(path).resolve().parent / wd).resolve()
-        if not p.is_dir():
-            raise FacesynthError(f"{path}: runtime_env.working_dir {wd!r} is not a folder ({p})")
-        env["working_dir"] = str(p)
+    if isinstance(spec.runtime_env, str):
+        env = load_runtime_env(Path(path).resolve().parent / spec.runtime_env)
+    else:
+        env = _resolve_working_dir(spec.runtime_env, Path(path), f"{path}: runtime_env.working_dir")
     return spec.model_copy(update={"runtime_env": env})
 
 
