@@ -1,4 +1,4 @@
-"""Subcommands of the recognition stage: train, eval, embed, benchmark."""
+"""Subcommands of the recognition stage: train, eval, embed, benchmark, judge."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,25 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _judge(args) -> int:
+    from recognition.judge import report, run
+    doc = run.judge(args.dataset, out=args.out, real=args.real, max_identities=args.max_identities,
+                    images_per_identity=args.images_per_identity, max_yaw=args.max_yaw,
+                    progress=not args.no_progress)
+    print(report.table(doc["metrics"]), end="")
+    print(doc["files"]["report"])  # the last line of stdout: scripts and tests read it
+    return 0
+
+
+def _export(args) -> int:
+    from recognition.export import run
+    r = run(args.dataset, args.to, args.out, progress=not args.no_progress, heldout=args.heldout,
+            pairs_per_fold=args.pairs_per_fold, license_id=args.license)
+    extra = f", held-out sets: {', '.join(r['heldout'])}" if r.get("heldout") else ""
+    print(f"exported {r['images']} images of {r['identities']} identities as {args.to} to {args.out}{extra}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train an ArcFace/CosFace face recognition model",
                               description="Train from a YAML TrainConfig (see configs/smoke-train.yaml). "
@@ -75,3 +94,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="BenchmarkConfig YAML (default: the embedded synthetic-only benchmark)")
     p.add_argument("--out", help="override the config's working directory")
     p.set_defaults(func=_benchmark)
+
+    p = subparsers.add_parser("judge", help="do identities look like different people to a real-trained recogniser?",
+                              description="Embed DATASET with dlib's face recogniser (chips from each record's own "
+                                          "landmarks) and report genuine/impostor distances, FAR/TAR at 0.6, EER, "
+                                          "uniqueness and consistency by |yaw|, expression and age. Writes judge.json, "
+                                          "distances.png and an embedding cache (reused by reruns). See docs/judge.md.")
+    p.add_argument("dataset", metavar="DATASET", help="facesynth dataset (or, with --real, a folder ID/*.jpg|png)")
+    p.add_argument("--out", help="report folder (default: DATASET/_judge)")
+    p.add_argument("--max-identities", type=int, help="judge only the first N identities")
+    p.add_argument("--images-per-identity", type=int, help="judge only the first K images of each identity")
+    p.add_argument("--max-yaw", type=float, help="judge only images with |yaw| <= DEG")
+    p.add_argument("--real", action="store_true", help="DATASET is a folder of real photos, one subfolder per "
+                                                      "person; faces are found with the MTCNN judge")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_judge)
+
+    p = subparsers.add_parser("export", help="write a dataset as insightface RecordIO, an image folder or a Hugging Face dataset",
+                              description="Stream DATASET (a `facesynth generate` output) into DIR, committed "
+                                          "atomically. insightface: train.rec/train.idx/property for arcface_torch; "
+                                          "folder: IDENTITY/IMAGE.jpg|png (DigiFace-1M layout); hf: Parquet with "
+                                          "the datasets.Image feature and a dataset card (datasets.load_dataset(DIR)).")
+    p.add_argument("dataset", help="dataset folder or URI (as given to generate --out)")
+    p.add_argument("--to", required=True, choices=["insightface", "folder", "hf"], help="output format")
+    p.add_argument("--out", required=True, metavar="DIR", help="new folder (an earlier export there is replaced)")
+    p.add_argument("--heldout", nargs="+", metavar="PATH",
+                   help="insightface only: verification sets to write beside train.rec, each a .bin or a rendered "
+                        "held-out dataset (e.g. the benchmark's OUT/heldout) made into frontal-vs-profile pairs")
+    p.add_argument("--pairs-per-fold", type=int, default=60, help="pairs per fold of a held-out set built from a dataset")
+    p.add_argument("--license", default=None, help="hf only: licence id for the card (default: the face model's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_export)

@@ -1,0 +1,69 @@
+"""The judge's outputs: a histogram of genuine vs impostor distances and a short text table."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from recognition.judge.metrics import HIST_BINS
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def histogram_png(path: Path, genuine: np.ndarray, impostor: np.ndarray, metrics: dict, title: str) -> None:
+    """Genuine and impostor distance densities with the decision threshold, in the manner of
+    the identity-distance histograms of TBGAN (Gecer et al., ECCV 2020, Fig. 10)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from recognition.judge.data import write_atomic
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    t = metrics["threshold"]
+    bins = HIST_BINS
+    hi = max(float(np.max(genuine, initial=0)), float(np.max(impostor, initial=0)))
+    if hi > bins[-1]:
+        bins = np.r_[bins, hi + 1e-9]
+    if len(impostor):
+        ax.hist(impostor, bins=bins, density=True, alpha=0.55, color="tab:red",
+                label=f"impostor (n={len(impostor):,}; FAR@{t:g} {_pct(metrics['far'])})")
+    if len(genuine):
+        ax.hist(genuine, bins=bins, density=True, alpha=0.55, color="tab:blue",
+                label=f"genuine (n={len(genuine):,}; TAR@{t:g} {_pct(metrics['tar'])})")
+    ax.axvline(t, color="k", ls="--", lw=1)
+    ax.text(t, ax.get_ylim()[1] * 0.95, f" {t:g}", va="top")
+    ax.set_xlabel("Euclidean distance between dlib face embeddings")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+
+
+def table(metrics: dict) -> str:
+    """A few lines for stdout."""
+    imp, gen = metrics["impostor"] or {}, metrics["genuine"] or {}
+    lines = [
+        f"images {metrics['images']}  identities {metrics['identities']}  threshold {metrics['threshold']:g}",
+        f"impostor mean distance {_num(imp.get('mean'))}  FAR {_pct(metrics['far'])}",
+        f"genuine  mean distance {_num(gen.get('mean'))}  TAR {_pct(metrics['tar'])}",
+        f"EER {_pct(metrics['eer'])} at {_num(metrics['eer_threshold'])}  uniqueness {_num(metrics['uniqueness'])}",
+    ]
+    cons = metrics.get("consistency")
+    if cons:
+        for name, key in (("|yaw|", "by_abs_yaw"), ("expression", "by_expression"), ("age gap", "by_age_gap")):
+            if key in cons:
+                cells = "  ".join(f"{b} {_pct(v['tar'])} ({v['pairs']})" for b, v in cons[key].items() if v["pairs"])
+                lines.append(f"TAR vs frontal by {name}: {cells or '-'}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,209 @@
+"""The dlib face-identity judge: metrics on constructed embeddings, dlib's 5 points from the 68,
+real embeddings of a real face (scikit-image's astronaut photo), the real-photo folder path and
+the CLI's one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from recognition.judge import metrics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _line_embeddings(xs) -> np.ndarray:
+    """Embeddings on one axis of the 128-D space: distances are |x_i - x_j|."""
+    e = np.zeros((len(xs), 128), np.float32)
+    e[:, 0] = xs
+    return e
+
+
+# ---- metrics on constructed embeddings ---------------------------------------------------------
+def test_far_tar_eer_uniqueness_on_constructed_embeddings():
+    # A at 0, 0.1; B at 1.0, 1.1; C at 0.5, 0.55 (distances worked out by hand below)
+    emb = _line_embeddings([0.0, 0.1, 1.0, 1.1, 0.5, 0.55])
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    m, dist = metrics.compute(emb, labels)
+    assert sorted(np.round(dist["genuine"], 6)) == [0.05, 0.1, 0.1]
+    assert m["tar"] == 1.0
+    # impostor pairs: A-B 1.0 1.1 0.9 1.0 (none < 0.6); A-C 0.5 0.55 0.4 0.45 (all);
+    # B-C 0.5 0.6 0.45 0.55 (three: 0.6 itself is not below the threshold)
+    assert len(dist["impostor"]) == 12
+    assert m["far"] == pytest.approx(7 / 12)
+    # means A 0.05, B 1.05, C 0.525: only A-B lies more than 0.6 apart
+    assert m["uniqueness"] == pytest.approx(1 / 3)
+    assert m["identities_with_a_twin"] == 1.0  # every mean has another within 0.6
+    # genuine <= 0.1 < 0.4 <= impostor: separable, so the EER is 0
+    assert m["eer"] == 0.0
+    assert 0.1 < m["eer_threshold"] <= 0.4
+    assert m["impostor"]["mean"] == pytest.approx(np.mean([1.0, 1.1, 0.9, 1.0, 0.5, 0.55, 0.4, 0.45,
+                                                           0.5, 0.6, 0.45, 0.55]), abs=1e-6)
+    assert m["impostor_pairs_sampled"] is False
+
+
+def test_eer_where_the_distributions_overlap():
+    rate, t = metrics.eer(np.array([0.1, 0.2, 0.3, 0.7]), np.array([0.5, 0.8, 0.9, 1.0]))
+    # any t in (0.5, 0.7]: one impostor accepted (1/4), one genuine rejected (1/4)
+    assert rate == pytest.approx(0.25)
+    assert 0.5 < t <= 0.7
+    assert metrics.eer(np.array([]), np.array([1.0])) == (None, None)
+
+
+def test_impostor_sampling_is_seeded_and_never_pairs_one_identity():
+    labels = np.repeat(np.arange(50), 4)
+    i1, j1 = metrics.impostor_pairs(labels, max_pairs=500, seed=3)
+    i2, j2 = metrics.impostor_pairs(labels, max_pairs=500, seed=3)
+    i3, _ = metrics.impostor_pairs(labels, max_pairs=500, seed=4)
+    assert len(i1) == 500 and np.array_equal(i1, i2) and np.array_equal(j1, j2)
+    assert not np.array_equal(i1, i3)
+    assert np.all(labels[i1] != labels[j1]) and np.all(i1 < j1)
+    # few enough pairs: all of them, exactly once
+    i, j = metrics.impostor_pairs(np.array([0, 0, 1, 2]), max_pairs=100)
+    assert sorted(zip(i.tolist(), j.tolist())) == [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_consistency_pairs_each_image_with_the_most_frontal_one():
+    # identity 0: frontal (yaw 2) at 0; yaw 20 at 0.3; yaw -50 at 0.8; identity 1 likewise
+    # but its yaw-20 image is expressive and 0.7 away
+    emb = _line_embeddings([0.3, 0.0, 0.8, 5.0, 5.7, 5.8])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    yaw = np.array([20.0, 2.0, -50.0, -1.0, 25.0, 61.0])
+    expr = np.zeros((6, 3))
+    expr[4, 1] = 0.8
+    age = np.array([30.0, 33.0, 60.0, 20.0, 21.0, 30.0])
+    assert metrics.reference_images(labels, yaw).tolist() == [1, 1, 1, 3, 3, 3]
+    c = metrics.consistency(emb, labels, yaw, 0.6, expression=expr, age=age)
+    assert c["pairs"] == 4
+    by_yaw = c["by_abs_yaw"]
+    assert by_yaw["15-30"] == {"pairs": 2, "tar": 0.5, "mean_distance": pytest.approx(0.5)}
+    assert by_yaw["45-60"]["tar"] == 0.0 and by_yaw["60-90"]["tar"] == 0.0
+    assert by_yaw["0-15"]["pairs"] == 0 and by_yaw["0-15"]["tar"] is None
+    assert c["by_expression"]["neutral"]["pairs"] == 3
+    assert c["by_expression"]["expressive"] == {"pairs": 1, "tar": 0.0, "mean_distance": pytest.approx(0.7)}
+    # age gaps to the reference: 3, 27, 1, 10
+    assert {k: v["pairs"] for k, v in c["by_age_gap"].items()} == {"<5": 2, "5-20": 1, ">=20": 1}
+    assert c["by_age_gap"]["<5"]["tar"] == 0.5  # gap 3 at 0.3 accepted, gap 1 at 0.7 not
+
+
+# ---- dlib's five points and real embeddings on a real face ---------------------------------------
+@pytest.fixture(scope="module")
+def astronaut():
+    skimage_data = pytest.importorskip("skimage.data")
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def astronaut_68(astronaut):
+    """dlib's own 68 points on the astronaut (its detector + 68-point predictor)."""
+    import dlib
+    from render.judges.face_id import models_dir
+    box = dlib.get_frontal_face_detector()(astronaut, 1)[0]
+    sp68 = dlib.shape_predictor(str(models_dir() / "shape_predictor_68_face_landmarks.dat"))
+    sp5 = dlib.shape_predictor(str(models_dir() / "shape_predictor_5_face_landmarks.dat"))
+    pts = lambda s: np.array([(p.x, p.y) for p in s.parts()], np.float64)  # noqa: E731
+    return pts(sp68(astronaut, box)), pts(sp5(astronaut, box))
+
+
+def test_five_points_from_68_match_dlibs_5_point_predictor(astronaut_68):
+    from render.judges.face_id import dlib5_from_68
+    p68, p5 = astronaut_68
+    derived = dlib5_from_68(p68)
+    assert derived.shape == (5, 2)
+    assert np.abs(derived - p5).max() <= 2.0  # same corners, same order
+    assert np.array_equal(dlib5_from_68(p68.ravel()), derived)  # the flat record layout too
+    with pytest.raises(ValueError):
+        dlib5_from_68(np.zeros((5, 2)))
+
+
+def _crop(image, landmarks, x0, y0, side, size=112):
+    """A square crop (like a 112 px record) and the landmarks in its pixels."""
+    s = size / side
+    m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]])
+    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    return crop, landmarks * s + m[:, 2]
+
+
+@pytest.fixture(scope="module")
+def judge():
+    from render.judges.face_id import FaceIdJudge
+    return FaceIdJudge()
+
+
+def test_real_face_embeds_stably_under_shift_and_scale(astronaut, astronaut_68, judge):
+    p68, _ = astronaut_68
+    a, la = _crop(astronaut, p68, 160, 60, 120)
+    b, lb = _crop(astronaut, p68, 150, 66, 138)  # shifted and 15% wider
+    emb = judge.embed_crops([a, a, b], [la, la, lb])
+    assert emb.shape == (3, 128) and emb.dtype == np.float32
+    assert 0.5 < np.linalg.norm(emb[0]) < 2.0  # a real descriptor, not zeros
+    d = np.linalg.norm(emb[0] - emb[1:], axis=1)
+    assert d[0] < 1e-4  # same image, same embedding
+    assert d[1] < 0.45  # same person, other framing: well inside dlib's 0.6
+    # the mirror image is still the same person
+    mirrored = np.c_[111 - la[:, 0], la[:, 1]][_MIRROR68]
+    flipped = judge.embed_crops([np.ascontiguousarray(a[:, ::-1])], [mirrored])
+    assert np.linalg.norm(flipped[0] - emb[0]) < 0.6
+
+
+# iBUG-68 left/right mirror permutation: point k of the mirrored face is point _MIRROR68[k].
+_MIRROR68 = np.array(list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30]
+                     + [35, 34, 33, 32, 31] + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
+                     + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+
+
+def test_photo_path_finds_the_face_with_mtcnn(astronaut, astronaut_68, judge):
+    p68, p5 = astronaut_68
+    pts = judge.photo_points(astronaut)
+    assert pts is not None and np.abs(pts - p5).max() <= 3.0
+    assert judge.photo_points(np.full((200, 200, 3), 128, np.uint8)) is None
+    emb, found = judge.embed_photos([astronaut])
+    ref = judge.embed_crops(*[[x] for x in _crop(astronaut, p68, 160, 60, 120)])
+    assert found.tolist() == [True] and np.linalg.norm(emb[0] - ref[0]) < 0.4
+
+
+# ---- the folder-of-photos path and the CLI -------------------------------------------------------
+def test_judge_a_folder_of_real_photos(tmp_path, astronaut, astronaut_68):
+    from recognition.judge import judge as run_judge
+    p68, _ = astronaut_68
+    photos = tmp_path / "photos"
+    for person, boxes in (("anna", [(160, 60, 120), (150, 66, 138)]), ("bert", [(170, 54, 110)])):
+        (photos / person).mkdir(parents=True)
+        for k, (x, y, s) in enumerate(boxes):
+            crop, _ = _crop(astronaut, p68, x, y, s, size=160)
+            cv2.imwrite(str(photos / person / f"{k}.png"), crop[:, :, ::-1])
+    cv2.imwrite(str(photos / "bert" / "blank.jpg"), np.full((160, 160, 3), 90, np.uint8))
+    out = tmp_path / "report"
+    doc = run_judge(str(photos), out=str(out), real=True)
+    m = doc["metrics"]
+    assert m["images"] == 3 and m["identities"] == 2 and m["images_without_face"] == 1
+    assert m["tar"] == 1.0 and m["far"] == 1.0  # one real person filed under two names
+    assert m["uniqueness"] == 0.0 and "consistency" not in m
+    saved = json.loads((out / "judge.json").read_text())
+    assert saved["metrics"]["far"] == 1.0 and (out / "distances.png").stat().st_size > 1000
+    cache = out / "embeddings.parquet"
+    stamp = cache.stat().st_mtime_ns
+    again = run_judge(str(photos), out=str(out), real=True)  # every embedding comes from the cache
+    assert cache.stat().st_mtime_ns == stamp and again["metrics"] == m
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cluster.cli", "judge", *args], cwd=REPO,
+                          capture_output=True, text=True)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    r = _cli(str(tmp_path), "--no-progress")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1
+    assert "not a facesynth dataset" in lines[0] and "--real" in lines[0]
+    r = _cli(str(tmp_path), "--real")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "no photos found" in lines[0]
+    r = _cli(str(tmp_path), "--real", "--max-yaw", "15")
+    assert r.returncode == 2 and "--max-yaw" in r.stderr and len(r.stderr.strip().splitlines()) == 1
