@@ -21,14 +21,14 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from gen.config import _Strict
+from core.config import FrozenConfig
 from core.errors import FacesynthError
-from gen.facemodel import FaceModel
+from gen.modelcache import FaceModel
 
 DEFAULT_SCALE = {"bfm2017": 0.1, "bfm2009": 1e-4}
 
 
-class BFMConfig(_Strict):
+class BFMConfig(FrozenConfig):
     path: str = Field(description="the .h5 (BFM 2017) or .mat (BFM 2009) file")
     format: Literal["bfm2017", "bfm2009"] = Field(description="which Basel model layout the file has")
     landmarks68: list[int] | None = Field(None, description="68 Multi-PIE landmark vertex ids (0-based), in order")

@@ -1,4 +1,4 @@
-"""`facesynth models ...` subcommands (registered through the facesynth.commands entry point)."""
+"""`facesynth models ...` subcommands (registered by the CLI root from its fixed module list)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ def _import(args) -> int:
 
 
 def _list(args) -> int:
-    from gen.facemodel import installed_models
+    from gen.modelcache import installed_models
     from core.paths import models_dir
     rows = installed_models()
     if not rows:
@@ -46,9 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="import, list and export face models")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     p = msub.add_parser("import", help="convert a model's upstream files into the cache")
-    p.add_argument("name", help="model name (ict-facekit)")
-    p.add_argument("source", nargs="?", help="checkout, FaceXModel folder or .tar.xz "
-                   "(default: $FACESYNTH_ICT_SOURCE, ../shared, then the upstream download)")
+    p.add_argument("name", help="model name: ict-facekit, or bfm2017 / bfm2009 with your own file")
+    p.add_argument("source", nargs="?", help="ict-facekit: checkout, FaceXModel folder or .tar.xz "
+                   "(default: $FACESYNTH_ICT_SOURCE, ../shared, then the upstream download); "
+                   "bfm2017/bfm2009: the Basel model file (required)")
     p.set_defaults(func=_import)
     p = msub.add_parser("list", help="show installed models")
     p.set_defaults(func=_list)

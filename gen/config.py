@@ -5,13 +5,9 @@ written out. All models forbid unknown keys, so a typo fails before any work sta
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from core.config import FrozenConfig
-
-
-class _Strict(FrozenConfig):
-    """Strict config section (see core.config.StrictConfig)."""
 
 
 def _check_range(lo: float, hi: float, what: str) -> None:
@@ -19,10 +15,18 @@ def _check_range(lo: float, hi: float, what: str) -> None:
         raise ValueError(f"{what}: min {lo} is greater than max {hi}")
 
 
-class Range(_Strict):
+class Range(FrozenConfig):
     """A closed interval [min, max]; values are drawn uniformly inside it."""
     min: float
     max: float
+
+    def at(self, t: float) -> float:
+        """The point a fraction `t` of the way from min to max."""
+        return self.min + t * (self.max - self.min)
+
+    def draw(self, rng) -> float:
+        """One value drawn uniformly from [min, max]."""
+        return float(rng.uniform(self.min, self.max))
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -30,7 +34,7 @@ class Range(_Strict):
         return self
 
 
-class IdentityConfig(_Strict):
+class IdentityConfig(FrozenConfig):
     psi: float = Field(2.0, gt=0, le=5,
                        description="truncation: shape coefficients ~ N(0, I) are redrawn where |c_k| > psi "
                                    "(in units of each mode's std)")
@@ -43,7 +47,7 @@ class IdentityConfig(_Strict):
                            description="candidates tried per identity before giving up with an error")
 
 
-class SkinConfig(_Strict):
+class SkinConfig(FrozenConfig):
     """Skin colour from a two-chromophore (melanin, hemoglobin) spectral model, see gen/skin.py."""
     melanin_groups: list[Range] = Field(
         default_factory=lambda: [Range(min=0.013, max=0.063), Range(min=0.063, max=0.18),
@@ -81,14 +85,14 @@ class SkinConfig(_Strict):
         return self
 
 
-class MarksConfig(_Strict):
+class MarksConfig(FrozenConfig):
     freckle_prob: float = Field(0.25, ge=0, le=1, description="probability that an identity has freckles")
     freckles: Range = Field(default_factory=lambda: Range(min=20, max=160), description="freckle count when present")
     mole_mean: float = Field(1.5, ge=0, le=30, description="mean (Poisson) number of moles on the face")
     blemish_mean: float = Field(2.0, ge=0, le=30, description="mean (Poisson) number of small red blemishes")
 
 
-class HairConfig(_Strict):
+class HairConfig(FrozenConfig):
     colors: dict[str, tuple[int, int, int]] = Field(
         default_factory=lambda: {"black": (22, 18, 16), "dark_brown": (48, 33, 24), "brown": (85, 58, 38),
                                  "light_brown": (128, 94, 62), "blond": (185, 150, 98), "red": (138, 62, 30),
@@ -140,7 +144,7 @@ BROW_STYLES = {"straight": (0.15, 0.6, 0.1), "soft_arch": (0.45, 0.62, 0.3),
 FACIAL_HAIR_STYLES = ("stubble", "mustache", "goatee", "full_beard")
 
 
-class EyeConfig(_Strict):
+class EyeConfig(FrozenConfig):
     iris_colors: dict[str, tuple[int, int, int]] = Field(
         default_factory=lambda: {"dark_brown": (58, 36, 22), "brown": (98, 62, 34), "hazel": (120, 96, 52),
                                  "green": (88, 112, 70), "blue": (82, 118, 150), "grey": (120, 130, 134)},
@@ -163,7 +167,7 @@ class EyeConfig(_Strict):
         return self
 
 
-class SurfaceConfig(_Strict):
+class SurfaceConfig(FrozenConfig):
     roughness: Range = Field(default_factory=lambda: Range(min=0.45, max=0.65),
                              description="base skin roughness (0 = mirror, 1 = matte)")
     specular: Range = Field(default_factory=lambda: Range(min=0.3, max=0.5),
@@ -172,7 +176,7 @@ class SurfaceConfig(_Strict):
                              description="how much oilier (smoother, shinier) the forehead/nose T-zone is")
 
 
-class AppearanceConfig(_Strict):
+class AppearanceConfig(FrozenConfig):
     texture_size: int = Field(512, ge=64, le=4096, description="albedo/roughness/specular map size in texels")
     skin: SkinConfig = Field(default_factory=SkinConfig)
     marks: MarksConfig = Field(default_factory=MarksConfig)
@@ -204,7 +208,7 @@ EXPRESSION_GROUPS: dict[str, list[tuple[str, float]]] = {
 }
 
 
-class ExpressionConfig(_Strict):
+class ExpressionConfig(FrozenConfig):
     neutral_prob: float = Field(0.3, ge=0, le=1, description="share of images with a neutral face")
     max_active: int = Field(2, ge=1, le=len(EXPRESSION_GROUPS),
                             description="at most this many expression groups are active in one image")
@@ -228,17 +232,11 @@ class ExpressionConfig(_Strict):
         return self
 
 
-class GenConfig(_Strict):
+class GenConfig(FrozenConfig):
     model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
     expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
-
-
-def config_digest(cfg: BaseModel) -> str:
-    """Stable short hash of a config, for caches keyed by configuration."""
-    import hashlib
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
 
 
 def load_gen_config(path) -> GenConfig:

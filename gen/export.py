@@ -16,7 +16,7 @@ import numpy as np
 from gen.appearance import MATERIAL_COLORS, MATERIAL_SURFACE, MATERIAL_TEXTURES
 from core.atomic import atomic_dir
 from core.errors import FacesynthError
-from gen.facemodel import FaceModel
+from gen.modelcache import FaceModel
 from gen.identity import Identity
 from gen.obj import write_obj
 

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import FacesynthError
-from gen.facemodel import FaceModel, save_model
+from gen.modelcache import FaceModel, save_model
 from gen.obj import parse_obj, parse_vertex_block
 from gen.sources import SourceFiles
 

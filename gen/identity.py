@@ -24,7 +24,7 @@ from gen.appearance import make_appearance, sample_attributes
 from gen.config import GenConfig, IdentityConfig
 from core.errors import FacesynthError
 from core.rng import stream
-from gen.facemodel import FaceModel
+from gen.modelcache import FaceModel
 
 STREAM_SHAPE = 1
 STREAM_APPEARANCE = 2
@@ -34,7 +34,7 @@ _BLOCK = 256
 
 @dataclass
 class Identity:
-    """One synthetic person. See gen/appearance.py for which material uses which map/colour."""
+    """One synthetic person. See gen/appearance/materials.py for which material uses which map/colour."""
     index: int
     seed: int
     coeffs: np.ndarray  # (K,) float32 shape coefficients, std units

@@ -1,7 +1,6 @@
 """Known face models, where their sources are found, and how they are imported."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -9,12 +8,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from gen import ict
 from core.errors import FacesynthError
 from core.paths import dev_shared_dir, facesynth_home
+from gen import bfm, ict
+from gen.modelcache import save_model
 
-# Users with a BFM licence bring their own files; they are loaded directly (gen/bfm.py).
-IMPORTABLE = {"ict-facekit": "ICT Face Model Light (USC ICT, MIT)"}
+IMPORTABLE = {"ict-facekit": "ICT Face Model Light (USC ICT, MIT)",
+              # Users with a BFM licence bring their own file; it is never downloaded or shipped.
+              "bfm2017": "Basel Face Model 2017 (your own model2017-1_*.h5; geometry only)",
+              "bfm2009": "Basel Face Model 2009 (your own 01_MorphableModel.mat; geometry only)"}
 
 ICT_ENV = "FACESYNTH_ICT_SOURCE"
 ICT_URL_ENV = "FACESYNTH_ICT_URL"
@@ -74,17 +76,11 @@ def download(url: str, dest_dir: Path, timeout: float = 60.0) -> Path:
     return final
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def import_model(name: str, source: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Import `name` from `source` (or the usual places, or upstream) into the cache."""
     _check_name(name)
+    if name in ("bfm2017", "bfm2009"):
+        return _import_bfm(name, source)
     src = find_ict_source(source)
     if src is not None:
         return ict.import_ict(src, progress=progress)
@@ -98,3 +94,13 @@ def import_model(name: str, source: str | os.PathLike | None = None, progress: b
         raise
     finally:
         shutil.rmtree(downloads / "tmp", ignore_errors=True)
+
+
+def _import_bfm(name: str, source: str | os.PathLike | None) -> Path:
+    """A Basel model's shape and expression modes in the cache format. It has per-vertex colour
+    and no UV layout, so it serves geometry (export, shape statistics), not the textured renders."""
+    if source is None:
+        raise FacesynthError(f"{name}: pass your Basel Face Model file: `facesynth models import {name} FILE` "
+                             "(it is licensed per user and never downloaded)")
+    model = bfm.load_bfm(bfm.BFMConfig(path=str(source), format=name)).as_face_model()
+    return save_model(model, license_text=None)

@@ -12,8 +12,6 @@ inside the measured range (see tests: CIELAB L* ~ 30-72, ITA from "very light" t
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 LAMBDA = np.arange(400.0, 701.0, 10.0)
@@ -113,20 +111,7 @@ def ita_degrees(lab_: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(lab_[0] - 50.0, lab_[2])))
 
 
-@lru_cache(maxsize=None)
-def _srgb_lut_cached(bits: int) -> np.ndarray:
-    x = np.linspace(0, 1, (1 << bits))
-    return np.round(srgb_encode(x) * 255).astype(np.uint8)
-
-
-def to_srgb8(lin: np.ndarray, bits: int = 12) -> np.ndarray:
-    """Linear float image -> sRGB uint8 through a lookup table (a pow per texel is slow)."""
-    lut = _srgb_lut_cached(bits)
-    idx = np.clip(lin, 0, 1) * ((1 << bits) - 1) + 0.5
-    return lut[idx.astype(np.uint16)]
-
-
-def to_srgb8_fast(lin: np.ndarray) -> np.ndarray:
+def to_srgb8(lin: np.ndarray) -> np.ndarray:
     """Linear float32 image -> sRGB uint8 with OpenCV's vectorised pow. Uses the power segment of
     the sRGB curve everywhere: below 10/255 it differs from IEC 61966-2-1 by at most 3 levels."""
     import cv2

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from gen.facemodel import FaceModel
+from core.errors import FacesynthError
+from gen.modelcache import FaceModel
 
 FACE_TILE = 0
 HEAD_TILE = 1
@@ -294,6 +295,9 @@ _LAYOUTS: dict[tuple[int, int], tuple[FaceModel, FaceLayout]] = {}
 
 def face_layout(model: FaceModel, size: int) -> FaceLayout:
     """Cached per process and (model object, size): ~1 s for 512² once, then free."""
+    if "M_Face" not in model.region_names or len(model.uvs) < 3:
+        raise FacesynthError(f"model {model.name} has no UV layout (M_Face), so its identities cannot be textured; "
+                             "use a UV model such as ict-facekit for gen.model")
     key = (id(model), int(size))
     hit = _LAYOUTS.get(key)
     if hit is None or hit[0] is not model:

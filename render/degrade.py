@@ -8,10 +8,6 @@ import numpy as np
 from render.config import DegradationConfig
 
 
-def _u(r, rng) -> float:
-    return float(rng.uniform(r.min, r.max))
-
-
 def degrade(img: np.ndarray, cfg: DegradationConfig, rng) -> tuple[np.ndarray, list[str]]:
     """Returns the degraded RGB uint8 image and the names of the degradations applied."""
     applied = []
@@ -21,11 +17,11 @@ def degrade(img: np.ndarray, cfg: DegradationConfig, rng) -> tuple[np.ndarray, l
     h, w = img.shape[:2]
     out = img
     if fire[0] < cfg.blur.prob:
-        s = cfg.blur.sigma.min + params[0] * (cfg.blur.sigma.max - cfg.blur.sigma.min)
+        s = cfg.blur.sigma.at(params[0])
         out = cv2.GaussianBlur(out, (0, 0), s)
         applied.append("blur")
     if fire[1] < cfg.downscale.prob:
-        k = cfg.downscale.factor.min + params[1] * (cfg.downscale.factor.max - cfg.downscale.factor.min)
+        k = cfg.downscale.factor.at(params[1])
         small = cv2.resize(out, (max(4, round(w * k)), max(4, round(h * k))), interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         applied.append("downscale")
@@ -43,19 +39,19 @@ def degrade(img: np.ndarray, cfg: DegradationConfig, rng) -> tuple[np.ndarray, l
         f = f * gain * wb.astype(np.float32)
         applied.append("color_jitter")
     if fire[3] < cfg.gamma.prob:
-        g = cfg.gamma.gamma.min + params[5] * (cfg.gamma.gamma.max - cfg.gamma.gamma.min)
+        g = cfg.gamma.gamma.at(params[5])
         f = out.astype(np.float32) if f is None else f
         f = 255 * (np.clip(f, 0, 255) / 255) ** g
         applied.append("gamma")
     if fire[4] < cfg.noise.prob:
-        s = cfg.noise.std.min + params[6] * (cfg.noise.std.max - cfg.noise.std.min)
+        s = cfg.noise.std.at(params[6])
         f = out.astype(np.float32) if f is None else f
         f = f + rng.normal(0, s, f.shape).astype(np.float32)
         applied.append("noise")
     if f is not None:
         out = np.clip(f + 0.5, 0, 255).astype(np.uint8)
     if fire[5] < cfg.jpeg.prob:
-        q = int(round(cfg.jpeg.quality.min + params[7] * (cfg.jpeg.quality.max - cfg.jpeg.quality.min)))
+        q = int(round(cfg.jpeg.quality.at(params[7])))
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
         applied.append("jpeg")

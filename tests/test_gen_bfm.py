@@ -113,3 +113,20 @@ def test_bfm_bad_input(tmp_path):
     scipy.io.savemat(tmp_path / "bad.mat", {"shapeMU": np.zeros((3 * V, 1))})
     with pytest.raises(FacesynthError, match="no variable shapePC"):
         load_bfm(BFMConfig(path=str(tmp_path / "bad.mat"), format="bfm2009"))
+
+
+def test_models_import_bfm2017_writes_a_geometry_model(tmp_path, monkeypatch):
+    from gen import registry
+    from gen.modelcache import read_cached
+    from gen.uvmaps import face_layout
+    monkeypatch.setenv("FACESYNTH_HOME", str(tmp_path / "home"))
+    pts, tris = write_bfm2017(tmp_path / "m.h5", np.random.default_rng(3))
+    with pytest.raises(FacesynthError, match="pass your Basel Face Model file"):
+        registry.import_model("bfm2017")
+    registry.import_model("bfm2017", tmp_path / "m.h5")
+    fm = read_cached("bfm2017", tmp_path / "home" / "models")
+    np.testing.assert_allclose(fm.neutral, pts * 0.1, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(fm.faces, tris)
+    assert fm.n_identity == K and len(fm.expr_names) == KE
+    with pytest.raises(FacesynthError, match="no UV layout"):
+        face_layout(fm, 64)

@@ -22,7 +22,7 @@ import pytest
 
 from gen import registry
 from core.errors import FacesynthError
-from gen.facemodel import read_cached
+from gen.modelcache import read_cached
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
