@@ -8,6 +8,10 @@
 
 Other readers work on the same files: pandas.read_parquet(ds.files[0]),
 ray.data.read_parquet(ds.files), datasets.load_dataset("parquet", data_files=ds.files).
+
+The manifest is validated when opened (its entries can name only their own shards inside the
+dataset root). `open_dataset(uri, verify=True)` also checks every shard's bytes against its
+recorded SHA-256 (reading the whole dataset once); `facesynth verify OUT` does the same.
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from cluster import manifest as mf
 from cluster import storage
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 
 
 @dataclass(frozen=True)
@@ -52,23 +57,48 @@ class Dataset:
     def bytes(self) -> int:
         return int(sum(r["bytes"] for r in self.manifest["committed"].values()))
 
-    def arrow(self) -> pads.Dataset:
-        return pads.dataset(self.shard_paths, format="parquet", filesystem=self.out.fs)
+    def verify(self) -> dict[str, str]:
+        """unit -> what is wrong, for every committed shard whose bytes are not the recorded ones."""
+        return mf.verify_shards(self.out, self.manifest)
 
-    def read(self, columns: list[str] | None = None) -> pa.Table:
-        return self.arrow().to_table(columns=columns)
+    def _damaged(self, e: Exception) -> FacesynthError:
+        return FacesynthError(f"{self.out.uri}: cannot read its shards ({first_line(e, 200)}); "
+                              f"run `facesynth verify {self.out.uri}`, then rerun generate to redo damaged shards")
+
+    def arrow(self) -> pads.Dataset:
+        try:
+            return pads.dataset(self.shard_paths, format="parquet", filesystem=self.out.fs)
+        except (OSError, pa.ArrowException) as e:
+            raise self._damaged(e) from e
+
+    def read(self, columns: list[str] | None = None, filter=None) -> pa.Table:
+        try:
+            return self.arrow().to_table(columns=columns, filter=filter)
+        except (OSError, pa.ArrowException) as e:
+            raise self._damaged(e) from e
 
     def iter_batches(self, columns: list[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
-        yield from self.arrow().to_batches(columns=columns, batch_size=batch_size)
+        try:
+            yield from self.arrow().to_batches(columns=columns, batch_size=batch_size)
+        except (OSError, pa.ArrowException) as e:
+            raise self._damaged(e) from e
 
 
-def open_dataset(uri: str, require_complete: bool = False) -> Dataset:
+def open_dataset(uri: str, require_complete: bool = False, verify: bool = False) -> Dataset:
+    """The dataset at `uri`, its manifest validated; with verify, every shard's checksum too."""
     out = storage.resolve(uri)
-    m = storage.read_manifest(out)
+    m = mf.read(out)
     if m is None:
         raise FacesynthError(f"{uri}: no {storage.MANIFEST}; not a facesynth dataset (make one with `facesynth generate`)")
     ds = Dataset(out, m)
     if require_complete and not ds.complete:
         raise FacesynthError(f"{uri}: dataset is incomplete ({len(m['committed'])} of {m['layout']['units']} units); "
                              "rerun `facesynth generate` with the same config and --out to finish it")
+    if verify:
+        bad = ds.verify()
+        if bad:
+            u = min(bad, key=int)
+            raise FacesynthError(f"{uri}: {len(bad)} of {len(m['committed'])} shards damaged "
+                                 f"({m['committed'][u]['file']}: {bad[u]}); rerun `facesynth generate` with the "
+                                 "same config and --out to redo them")
     return ds

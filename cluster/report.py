@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from cluster.dataset import Dataset, open_dataset
+from core.atomic import atomic_write_text
+from core.errors import FacesynthError
 
 SHEET_IDS = 8  # contact sheet: up to 8 identities (rows) x 8 images (columns)
 SHEET_IMAGES = 8
@@ -48,7 +50,7 @@ def contact_sheet(ds: Dataset, path: Path) -> Path:
     m = ds.manifest
     first = m["layout"]["identity_start"]
     filt = (pc.field("identity") < first + SHEET_IDS) & (pc.field("image_index") < SHEET_IMAGES)
-    t = ds.arrow().to_table(columns=["image", "identity", "image_index"], filter=filt)
+    t = ds.read(columns=["image", "identity", "image_index"], filter=filt)
     tiles = {(int(i), int(j)): b for b, i, j in zip(t["image"].to_pylist(), t["identity"].to_pylist(),
                                                     t["image_index"].to_pylist())}
     ids = sorted({i for i, _ in tiles})
@@ -105,18 +107,19 @@ def histograms(ds: Dataset, pose_path: Path, expr_path: Path) -> tuple[Path, Pat
 
 
 def inspect(uri: str, report: str | None = None) -> dict:
-    ds = open_dataset(uri)
+    ds = open_dataset(uri, verify=True)  # damaged shards: one line, before any report is written
     if report is None:
         report = os.path.join(ds.out.root, "_inspect") if ds.out.is_local else "facesynth-inspect"
     rdir = Path(report)
-    rdir.mkdir(parents=True, exist_ok=True)
+    try:
+        rdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FacesynthError(f"--report {report}: cannot create it ({e.strerror}); pass a folder you can write to") from None
     s = stats(ds)
     s["contact_sheet"] = str(contact_sheet(ds, rdir / "contact_sheet.png"))
     pose, expr = histograms(ds, rdir / "pose_hist.png", rdir / "expression_hist.png")
     s["pose_hist"], s["expression_hist"] = str(pose), str(expr)
-    tmp = rdir / "stats.json.partial"
-    tmp.write_text(json.dumps(s, indent=1))
-    os.replace(tmp, rdir / "stats.json")
+    atomic_write_text(rdir / "stats.json", json.dumps(s, indent=1))
     s["stats_json"] = str(rdir / "stats.json")
     return s
 

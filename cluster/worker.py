@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 import pyarrow.parquet as pq
 
 from cluster.config import config_hash, image_format, keeps_full_frame, parse_job_config
 from cluster.schema import BINARY_COLUMNS, arrow_schema, leaf_paths, records_to_table
-from cluster.storage import TMP_DIR, resolve
+from cluster.storage import TMP_DIR, commit_file, file_sha256, resolve, temp_name
 
 
 def _pin_egl_device() -> None:
@@ -25,7 +24,7 @@ def _pin_egl_device() -> None:
 
 
 class RenderActor:
-    def __init__(self, cfg_dict: dict, out_uri: str):
+    def __init__(self, cfg_dict: dict, out_uri: str, run_id: str):
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         _pin_egl_device()
         from gen.facemodel import load_model
@@ -33,6 +32,7 @@ class RenderActor:
 
         self.cfg = parse_job_config(cfg_dict)
         self.out = resolve(out_uri)
+        self.run_id = run_id  # carried by temp names: a run deletes only its own temp files
         model = load_model(self.cfg.gen.model)
         self.maker = ImageMaker(model, self.cfg.gen, self.cfg.render, self.cfg.seed)
         self.schema = arrow_schema(
@@ -59,7 +59,7 @@ class RenderActor:
         t0 = time.perf_counter()
         out, n_img = self.out, self.cfg.images_per_identity
         rg = self.cfg.output.row_group_rows
-        tmp = out.path(TMP_DIR, f"{name}.{uuid.uuid4().hex[:12]}.partial")
+        tmp = out.path(TMP_DIR, temp_name(name, self.run_id))
         rows = 0
         try:
             with out.fs.open_output_stream(tmp) as stream, \
@@ -77,7 +77,8 @@ class RenderActor:
                 if buf:
                     writer.write_table(records_to_table(buf, self.schema), row_group_size=rg)
                     rows += len(buf)
-            out.fs.move(tmp, out.path(name))
+            sha256 = file_sha256(out, tmp)  # read back: the checksum is of the bytes stored
+            commit_file(out, tmp, out.path(name))
         except BaseException:
             try:
                 out.fs.delete_file(tmp)
@@ -85,7 +86,7 @@ class RenderActor:
                 pass
             raise
         size = out.fs.get_file_info(out.path(name)).size
-        yield {"kind": "done", "unit": unit, "file": name, "rows": rows, "bytes": int(size),
+        yield {"kind": "done", "unit": unit, "file": name, "rows": rows, "bytes": int(size), "sha256": sha256,
                "identities": [first, end], "seconds": time.perf_counter() - t0, "pid": os.getpid()}
 
     def run_unit_blocking(self, unit: int, first: int, end: int, name: str) -> dict:

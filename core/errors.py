@@ -23,11 +23,17 @@ def validation_message(err, source: str = "config") -> str:
     return f"{source}: " + "; ".join(parts)
 
 
-def first_line(e: BaseException) -> str:
-    """The first non-empty line of an exception's message (its type name if it has none)."""
+def first_line(e: BaseException, limit: int = 400) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none), at
+    most `limit` characters. An error that wraps another one's traceback (Ray's RayTaskError
+    keeps the original in `.cause`) speaks through the original, with its type name."""
+    cause = getattr(e, "cause", None)
+    if isinstance(cause, BaseException) and cause is not e:
+        line = first_line(cause, limit)
+        return line if isinstance(cause, FacesynthError) else f"{type(cause).__name__}: {line}"[:limit]
     for ln in str(e).splitlines():
         if ln.strip():
-            return ln.strip()
+            return ln.strip()[:limit]
     return type(e).__name__
 
 

@@ -1,12 +1,12 @@
 """Training checkpoints: written atomically, read with torch's weights-only loader."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import torch
 
+from core.atomic import atomic_path
 from core.errors import FacesynthError
 from recognition.backbones import build_backbone
 
@@ -17,9 +17,8 @@ _STEP = re.compile(r"^step-(\d+)\.pt$")
 def save(path: str | Path, state: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **state}, tmp)
     return path
 
 

@@ -1,13 +1,13 @@
 """`facesynth embed`: flip-summed, L2-normalised embeddings of images, written to Parquet."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.atomic import atomic_path
 from core.errors import FacesynthError
 from recognition import checkpoint as ckpt
 from recognition.data.imagefolder import IMAGE_EXTS
@@ -49,7 +49,6 @@ def run(checkpoint: str, inputs: list[str], out: str | Path, batch_size: int = 6
     })
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
     return out

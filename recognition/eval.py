@@ -6,12 +6,12 @@ angles, as in the TBGAN paper's Fig. 10).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.atomic import atomic_path, atomic_write_text
 from core.errors import FacesynthError
 from recognition import checkpoint as ckpt
 from recognition import verification as ver
@@ -69,10 +69,9 @@ def plot_angles(angles: np.ndarray, issame: np.ndarray, title: str, path: Path) 
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -91,12 +90,6 @@ def markdown_table(results: dict[str, dict]) -> str:
         lines.append(f"| {name} | {r['n_pairs']} | {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} "
                      f"| {tar_s} | {r['auc']:.4f} |")
     return "\n".join(lines) + "\n"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def set_name(path: str | Path) -> str:
@@ -125,6 +118,6 @@ def run(checkpoint: str, bins: list[str], pairs: list[str], out: str | Path, bat
         results[name]["mean_angle_positive"] = float(angles[issame].mean()) if issame.any() else None
         results[name]["mean_angle_negative"] = float(angles[~issame].mean()) if (~issame).any() else None
     doc = {"checkpoint": str(checkpoint), "step": state.get("step"), "sets": results}
-    _atomic_text(out / "results.json", json.dumps(doc, indent=1))
-    _atomic_text(out / "results.md", markdown_table(results))
+    atomic_write_text(out / "results.json", json.dumps(doc, indent=1))
+    atomic_write_text(out / "results.md", markdown_table(results))
     return doc

@@ -6,13 +6,13 @@ It is read with an unpickler that resolves no globals, so only bytes, lists, tup
 """
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_file
 from core.errors import FacesynthError
 
 N_FOLDS = 10
@@ -57,11 +57,9 @@ def write_bin(path: str | Path, images: list[bytes], issame: list[bool]) -> Path
         raise ValueError("need exactly two images per pair")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(path, "wb") as f:
         # Protocol 4: readable by every Python 3 insightface loader (pickle.load(f, encoding='bytes')).
         pickle.dump(([bytes(b) for b in images], [bool(s) for s in issame]), f, protocol=4)
-    os.replace(tmp, path)
     return path
 
 

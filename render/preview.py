@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.atomic import atomic_path, atomic_write_bytes
 from render.config import RenderConfig
 from render.scene import Light, sample_scene
 
@@ -32,11 +31,7 @@ def save_png(img: np.ndarray, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, out)
-    return out
+    return atomic_write_bytes(out, buf.tobytes())
 
 
 def _tile(img: np.ndarray, tile: int) -> np.ndarray:
@@ -131,10 +126,8 @@ def pose_histogram(cfg: RenderConfig, n: int, out: str | Path, seed: int = 0) ->
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
-    fig.savefig(tmp)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 

@@ -117,9 +117,14 @@ def test_resume_repairs_every_crash_state(smoke_runs, tmp_path):
     (out / shard_name(cfg, 2)).write_bytes(data[: len(data) // 2])  # a foreign half-written copy
     m["complete"] = False
     (out / MANIFEST).write_text(json.dumps(m))
-    (out / TMP_DIR / "part-u00003.parquet.dead.partial").write_bytes(b"PAR1 half")
+    dead_run = m["runs"][-1]["id"]  # temp files carry their run's id; this run is in the manifest
+    (out / TMP_DIR / f"part-u00003.parquet.{dead_run}.0123456789ab.partial").write_bytes(b"PAR1 half")
+    (out / TMP_DIR / "part-u00003.parquet.feedfacefeedface.0123456789ab.partial").write_bytes(b"not this dataset's run")
     s = generate(cfg, str(out), workers=2, progress=False)
-    assert s["adopted"] == 1 and s["temp_cleared"] >= 1
+    assert s["adopted"] == 1 and s["temp_cleared"] == 1
+    # a temp name of a run this dataset never recorded is not ours to delete
+    assert (out / TMP_DIR / "part-u00003.parquet.feedfacefeedface.0123456789ab.partial").exists()
+    (out / TMP_DIR / "part-u00003.parquet.feedfacefeedface.0123456789ab.partial").unlink()
     assert s["units_written"] == 2 and s["units_resumed"] == 2
     assert assert_exactly_once(out, cfg) == rows_of(sorted(outs[2].glob("*.parquet")))
     # and a rerun of a complete dataset does no work (no Ray needed)
