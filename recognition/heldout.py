@@ -65,3 +65,12 @@ def write_heldout_bin(path: str | Path, table, pairs_per_fold: int, frontal_max_
     images, issame = build_pairs(list(table["image"]), table["identity"].to_numpy(), table["yaw"].to_numpy(),
                                  pairs_per_fold, frontal_max_yaw, profile_min_yaw, seed)
     return write_bin(path, images, issame)
+
+
+def heldout_bin_from_dataset(uri: str, path: str | Path, pairs_per_fold: int, frontal_max_yaw: float = 10.0,
+                             profile_min_yaw: float = 60.0, seed: int = 0) -> Path:
+    """The .bin of a rendered held-out dataset (e.g. the benchmark's OUT/heldout), read through
+    its manifest. Only the three needed columns are read; a .bin is one pickle, built in memory."""
+    from cluster.dataset import open_dataset
+    table = open_dataset(uri, require_complete=True).read(columns=["image", "identity", "yaw"])
+    return write_heldout_bin(path, table, pairs_per_fold, frontal_max_yaw, profile_min_yaw, seed)
