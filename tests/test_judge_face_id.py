@@ -207,3 +207,48 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and len(lines) == 1 and "no photos found" in lines[0]
     r = _cli(str(tmp_path), "--real", "--max-yaw", "15")
     assert r.returncode == 2 and "--max-yaw" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- a real facesynth dataset, end to end --------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory, face_model):
+    """3 identities x 3 near-frontal images rendered by `facesynth generate` (face_model: the
+    model is imported into the tests' cache first)."""
+    root = tmp_path_factory.mktemp("judge-data")
+    cfg = root / "tiny.yaml"
+    cfg.write_text("seed: 11\nidentities: 3\nimages_per_identity: 3\n"
+                   "gen: {appearance: {texture_size: 128}}\n"
+                   "render: {pose: {yaw: {kind: uniform, min: -20, max: 20}}}\n")
+    out = root / "data"
+    r = subprocess.run([sys.executable, "-m", "cluster.cli", "generate", "--config", str(cfg), "--out", str(out),
+                        "--workers", "1", "--no-progress"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out
+
+
+def test_judge_a_facesynth_dataset_end_to_end(tiny_dataset):
+    r = _cli(str(tiny_dataset), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    report = Path(r.stdout.strip().splitlines()[-1])
+    assert report == tiny_dataset / "_judge" / "judge.json" and "FAR" in r.stdout
+    doc = json.loads(report.read_text())
+    m = doc["metrics"]
+    assert (m["images"], m["identities"]) == (9, 3)
+    assert len(doc["source"]["config_hash"]) == 64
+    assert m["genuine"]["count"] == 9 and m["impostor"]["count"] == 27
+    # chips cut at the records' own landmarks: one identity's images are closer than two identities'
+    assert m["genuine"]["mean"] < m["impostor"]["mean"]
+    cons = m["consistency"]
+    assert cons["pairs"] == 6 and sum(b["pairs"] for b in cons["by_abs_yaw"].values()) == 6
+    assert cons["by_abs_yaw"]["0-15"]["pairs"] + cons["by_abs_yaw"]["15-30"]["pairs"] == 6
+    assert sum(b["pairs"] for b in cons["by_expression"].values()) == 6
+
+    # a subset reuses the cache (the file is not rewritten) and judges only what was asked
+    from recognition.judge import judge_dataset
+    cache = tiny_dataset / "_judge" / "embeddings.parquet"
+    stamp = cache.stat().st_mtime_ns
+    sub = judge_dataset(str(tiny_dataset), max_identities=2, images_per_identity=2)
+    assert (sub["images"], sub["identities"]) == (4, 2) and cache.stat().st_mtime_ns == stamp
+    from core.errors import FacesynthError
+    with pytest.raises(FacesynthError, match="no images left"):
+        judge_dataset(str(tiny_dataset), max_yaw=1e-6)
