@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
+from core.atomic import atomic_write_bytes
 from core.errors import FacesynthError
 
 CACHE_FILE = "embeddings.parquet"
@@ -44,17 +44,6 @@ class Faces:
     age: np.ndarray | None = None
     image_index: np.ndarray | None = None
     info: dict = field(default_factory=dict)
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write a whole file that readers see complete or not at all (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -122,6 +111,9 @@ def dataset_faces(uri: str, max_identities: int | None = None, images_per_identi
             if pos:
                 yield pos, imgs, lms
 
+    age = meta.column("age").to_numpy().astype(np.float64) if "age" in meta_cols else None
+    if age is not None and np.isnan(age).all():
+        age = None  # schema 2 writes NaN where aging is off
     return Faces(
         source_hash=_sha({"config_hash": ds.manifest.get("config_hash"),
                           "schema_version": ds.manifest.get("schema_version")}),
@@ -129,7 +121,7 @@ def dataset_faces(uri: str, max_identities: int | None = None, images_per_identi
         yaw=meta.column("yaw").to_numpy().astype(np.float64),
         expression=(np.asarray(meta.column("expression").to_pylist(), np.float64)
                     if "expression" in meta_cols else None),
-        age=meta.column("age").to_numpy().astype(np.float64) if "age" in meta_cols else None,
+        age=age,
         image_index=index,
         info={"kind": "facesynth", "dataset": uri, "complete": ds.complete,
               "config_hash": ds.manifest.get("config_hash")},
@@ -211,4 +203,4 @@ def write_cache(path: Path, source_hash: str, settings: dict, cache: dict[str, n
     })
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf, compression="zstd")
-    write_atomic(path, buf.getvalue().to_pybytes())
+    atomic_write_bytes(path, buf.getvalue().to_pybytes())

@@ -24,7 +24,7 @@ def histogram_png(path: Path, genuine: np.ndarray, impostor: np.ndarray, metrics
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recognition.judge.data import write_atomic
+    from core.atomic import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
     t = metrics["threshold"]
@@ -48,7 +48,7 @@ def histogram_png(path: Path, genuine: np.ndarray, impostor: np.ndarray, metrics
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def table(metrics: dict) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_write_text
 from core.errors import FacesynthError
 from recognition.judge import data, metrics, report
 
@@ -110,7 +111,7 @@ def judge(source: str, out: str | None = None, real: bool = False, max_identitie
     }
     title = f"{source}: {m['identities']} identities, {m['images']} images"
     report.histogram_png(out_dir / PLOT_FILE, dist["genuine"], dist["impostor"], m, title)
-    data.write_atomic(out_dir / REPORT_FILE, (json.dumps(doc, indent=1) + "\n").encode())
+    atomic_write_text(out_dir / REPORT_FILE, json.dumps(doc, indent=1) + "\n")
     return doc
 
 

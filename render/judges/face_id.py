@@ -141,7 +141,7 @@ class FaceIdJudge:
     batch_size: chips per call of dlib's batched descriptor.
     """
 
-    def __init__(self, upscale: int = 224, border: str = "edge", batch_size: int = 64) -> None:
+    def __init__(self, upscale: int = 224, border: str = "edge", batch_size: int = 8) -> None:
         if upscale < 64:
             raise ValueError(f"upscale must be >= 64 px (got {upscale})")
         if border not in ("edge", "black"):
