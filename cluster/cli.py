@@ -14,6 +14,7 @@ import sys
 import traceback
 
 from core.errors import FacesynthError, debug_enabled, first_line
+from core.version import version
 
 # Order fixes the order of `facesynth --help`.
 COMMAND_MODULES = ("gen.cli", "render.cli", "cluster.commands", "recognition.cli")
@@ -22,6 +23,7 @@ COMMAND_MODULES = ("gen.cli", "render.cli", "cluster.commands", "recognition.cli
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facesynth", description="Synthetic face images for training face recognition.")
+    parser.add_argument("--version", action="version", version=f"facesynth {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -7,10 +7,13 @@ import signal
 
 
 def _generate(args) -> int:
-    from cluster.config import load_job_config
+    from cluster.config import JobConfig
     from cluster.job import format_summary, generate
+    from core.overrides import load_with_overrides
 
-    cfg = load_job_config(args.config)  # a malformed config fails here, before Ray starts
+    # read_yaml -> KEY=VALUE overrides -> validation: a malformed config or override fails
+    # here, before Ray starts, and the config hash covers the overrides.
+    cfg = load_with_overrides(JobConfig, args.config, args.overrides)
 
     def _term(signum, frame):  # SIGTERM (pre-emption, `kill`): stop like Ctrl-C, keep commits
         raise KeyboardInterrupt
@@ -58,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="number of render actors (default: as many as the resources allow)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides after the options, e.g. identities=100 render.pose.yaw.std=20")
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("inspect", help="dataset statistics, contact sheet and pose/expression histograms")

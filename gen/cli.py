@@ -31,6 +31,11 @@ def _export_identity(args) -> int:
     from gen.facemodel import load_model
     from gen.identity import make_identity
     cfg = load_gen_config(args.config) if args.config else GenConfig()
+    if args.overrides:  # keys of the gen section, validated like the file
+        from core.config import parse_model
+        from core.overrides import apply_overrides, source_name
+        cfg = parse_model(GenConfig, apply_overrides(cfg.model_dump(mode="json"), args.overrides),
+                          source_name(args.config, args.overrides))
     if args.model:
         cfg = cfg.model_copy(update={"model": args.model})
     if args.index < 0 or args.seed < 0:
@@ -59,4 +64,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML with the gen section (or a job file with a `gen:` key)")
     p.add_argument("--model", help="model name (overrides the config)")
     p.add_argument("--out", required=True, help="output folder (created; replaced if it is an earlier export)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="gen config overrides, e.g. appearance.texture_size=256")
     p.set_defaults(func=_export_identity)

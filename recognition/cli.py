@@ -5,9 +5,9 @@ import argparse
 
 
 def _train(args) -> int:
-    from core.config import load_yaml_model
+    from core.overrides import load_with_overrides
     from recognition.config import TrainConfig
-    cfg = load_yaml_model(TrainConfig, args.config)
+    cfg = load_with_overrides(TrainConfig, args.config, args.overrides)
     if args.out:
         cfg = cfg.model_copy(update={"out": args.out})
     if cfg.ray.enabled:
@@ -35,8 +35,13 @@ def _embed(args) -> int:
 
 
 def _benchmark(args) -> int:
+    from core.overrides import load_with_overrides
     from recognition import benchmark
-    report = benchmark.run_from_args(args.config, args.out)
+    from recognition.config import BenchmarkConfig
+    cfg = load_with_overrides(BenchmarkConfig, args.config, args.overrides, default=benchmark.DEFAULT)
+    if args.out:
+        cfg = cfg.model_copy(update={"out": args.out})
+    report = benchmark.run(cfg)
     print(report["table"], end="")
     print(report["json"])
     return 0
@@ -68,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "Prints the final checkpoint's path as the last line.")
     p.add_argument("--config", required=True, help="TrainConfig YAML")
     p.add_argument("--out", help="override the config's output directory")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. epochs=2 optim.lr=0.05")
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser("eval", help="verification accuracy of a checkpoint on .bin sets or pair lists",
@@ -93,6 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "evaluated on a held-out synthetic frontal-vs-profile set.")
     p.add_argument("--config", help="BenchmarkConfig YAML (default: the embedded synthetic-only benchmark)")
     p.add_argument("--out", help="override the config's working directory")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides (also of the embedded default), e.g. seeds=[0] train.epochs=2")
     p.set_defaults(func=_benchmark)
 
     p = subparsers.add_parser("judge", help="do identities look like different people to a real-trained recogniser?",

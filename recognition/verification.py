@@ -1,8 +1,10 @@
 """Face verification benchmarks: insightface .bin files, 10-fold accuracy, TAR@FAR and ROC.
 
-A .bin is a pickle of (list of encoded images, list of issame), two images per pair.
-It is read with an unpickler that resolves no globals, so only bytes, lists, tuples, bools
-(and other built-in literals) can come out of it and no code can run.
+A .bin is a pickle of (list of encoded images, list of issame), two images per pair. Community
+copies also hold numpy arrays: each encoded image as a uint8 array, the images as an object
+array, issame as a bool array or numpy bools. It is read with an unpickler that resolves only
+numpy's array and scalar rebuilders (an allowlist: they allocate arrays from the pickle's own
+bytes and call nothing else), so only literals and numpy arrays can come out and no code runs.
 """
 from __future__ import annotations
 
@@ -18,12 +20,67 @@ from core.errors import FacesynthError
 N_FOLDS = 10
 
 
-class _NoGlobalsUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):  # every code path that could call code needs a global
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+def _numpy_rebuilders() -> dict[tuple[str, str], object]:
+    """The globals a pickled ndarray / numpy scalar names, under numpy 1.x and 2.x module paths."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    allowed = {}
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod, "_reconstruct")] = multiarray._reconstruct
+        allowed[(mod, "scalar")] = multiarray.scalar
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1").
+    allowed[("_codecs", "encode")] = _latin1_encode
+    return allowed
+
+
+def _latin1_encode(text, encoding="utf-8"):
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("refusing _codecs.encode other than text to latin1")
+    return text.encode("latin1")
+
+
+class _AllowlistUnpickler(pickle.Unpickler):
+    """Resolves only numpy's array/scalar rebuilders; every other global (the way a pickle
+    calls code) is refused."""
+    _allowed = _numpy_rebuilders()
+
+    def find_class(self, module, name):
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}") from None
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refusing persistent ids")
+
+
+def _as_bytes(b) -> bytes | None:
+    if isinstance(b, (bytes, bytearray)):
+        return bytes(b)
+    if isinstance(b, np.ndarray) and b.dtype == np.uint8 and b.ndim == 1:
+        return b.tobytes()
+    return None
+
+
+def _images(obj) -> list[bytes] | None:
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.ndim == 1:
+        obj = list(obj)
+    if not isinstance(obj, (list, tuple)):
+        return None
+    out = [_as_bytes(b) for b in obj]
+    return None if any(b is None for b in out) else out
+
+
+def _issame(obj) -> np.ndarray | None:
+    if isinstance(obj, np.ndarray):
+        return obj.astype(bool) if obj.ndim == 1 and obj.dtype == bool else None
+    if isinstance(obj, (list, tuple)) and all(isinstance(v, (bool, np.bool_)) for v in obj):
+        return np.asarray(obj, dtype=bool)
+    return None
 
 
 def read_bin(path: str | Path) -> tuple[list[bytes], np.ndarray]:
@@ -34,21 +91,22 @@ def read_bin(path: str | Path) -> tuple[list[bytes], np.ndarray]:
     try:
         with open(path, "rb") as f:
             # encoding='bytes' is how insightface reads its Python 2 pickles.
-            obj = _NoGlobalsUnpickler(f, encoding="bytes").load()
+            obj = _AllowlistUnpickler(f, encoding="bytes").load()
     except pickle.UnpicklingError as e:
-        raise FacesynthError(f"{path}: refused: {e}; a verification .bin may hold only bytes, lists and bools") from None
+        raise FacesynthError(f"{path}: refused: {e}; a verification .bin may hold only bytes, lists, bools "
+                             "and numpy arrays") from None
     except Exception as e:  # noqa: BLE001 - truncated or non-pickle input
         raise FacesynthError(f"{path}: not a verification .bin ({type(e).__name__}: {e})") from None
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2):
         raise FacesynthError(f"{path}: expected a pickle of (images, issame); got {type(obj).__name__}")
-    images, issame = obj
-    if not isinstance(images, (list, tuple)) or not all(isinstance(b, (bytes, bytearray)) for b in images):
-        raise FacesynthError(f"{path}: the first element must be a list of encoded images (bytes)")
-    if not isinstance(issame, (list, tuple)) or not all(isinstance(s, bool) for s in issame):
-        raise FacesynthError(f"{path}: the second element must be a list of bools (issame)")
-    if len(images) != 2 * len(issame) or not issame:
+    images, issame = _images(obj[0]), _issame(obj[1])
+    if images is None:
+        raise FacesynthError(f"{path}: the first element must be a list of encoded images (bytes or uint8 arrays)")
+    if issame is None:
+        raise FacesynthError(f"{path}: the second element must be a list or array of bools (issame)")
+    if len(images) != 2 * len(issame) or not len(issame):
         raise FacesynthError(f"{path}: {len(images)} images for {len(issame)} pairs; need exactly 2 per pair")
-    return [bytes(b) for b in images], np.asarray(issame, dtype=bool)
+    return images, issame
 
 
 def write_bin(path: str | Path, images: list[bytes], issame: list[bool]) -> Path:
@@ -70,9 +128,11 @@ def folds(n: int, k: int = N_FOLDS) -> list[np.ndarray]:
 
 @dataclass
 class VerificationResult:
-    accuracy_mean: float
+    accuracy_mean: float  # thresholds searched exactly (see best_threshold)
     accuracy_std: float
     fold_accuracies: list[float]
+    accuracy_grid_mean: float  # insightface's 0.01 threshold grid, the figure papers quote
+    accuracy_grid_std: float
     thresholds: list[float]
     tar_at_far: dict[str, float | None]
     roc_fpr: list[float]
@@ -124,6 +184,24 @@ def ten_fold_accuracy(dist: np.ndarray, issame: np.ndarray) -> tuple[list[float]
     return accs, ths
 
 
+# insightface's verification.py scans thresholds 0, 0.01, ..., 3.99 on the squared L2 distance.
+INSIGHTFACE_GRID = np.arange(0, 4, 0.01)
+
+
+def grid_ten_fold_accuracy(dist: np.ndarray, issame: np.ndarray, grid: np.ndarray = INSIGHTFACE_GRID) -> list[float]:
+    """insightface's figure: per fold, the first grid threshold most accurate on the other 9
+    folds, scored on this one. Papers report this; it can trail the exact search when all
+    distances fall between two grid steps."""
+    pred = dist[None, :] < grid[:, None]  # (thresholds, pairs)
+    correct = pred == issame[None, :]
+    accs = []
+    for test in folds(len(dist)):
+        train = np.setdiff1d(np.arange(len(dist)), test)
+        best = int(np.argmax(correct[:, train].mean(axis=1)))
+        accs.append(float(correct[best, test].mean()))
+    return accs
+
+
 def roc(scores: np.ndarray, issame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) accepting pairs with score >= threshold, from strict to lenient."""
     order = np.argsort(-scores, kind="stable")
@@ -151,11 +229,13 @@ def evaluate(embeddings: np.ndarray, issame: np.ndarray, fars=(1e-3,)) -> Verifi
     # that are really tied (e.g. two copies of one image) when thresholds are searched exactly.
     dist = np.round(2.0 - 2.0 * scores, 6)
     accs, ths = ten_fold_accuracy(dist, issame)
+    grid = grid_ten_fold_accuracy(dist, issame)
     fpr, tpr, _ = roc(scores, issame)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
     return VerificationResult(
         accuracy_mean=float(np.mean(accs)), accuracy_std=float(np.std(accs)),
         fold_accuracies=accs, thresholds=ths,
+        accuracy_grid_mean=float(np.mean(grid)), accuracy_grid_std=float(np.std(grid)),
         tar_at_far={f"{f:g}": tar_at_far(scores, issame, f) for f in fars},
         roc_fpr=fpr[keep].tolist(), roc_tpr=tpr[keep].tolist(),
         auc=float(np.trapezoid(tpr, fpr)), n_pairs=int(len(issame)),

@@ -8,9 +8,10 @@ def _load(args):
     from gen.config import GenConfig
     from gen.facemodel import load_model
     from core.config import load_yaml_model
-    from render.config import RenderConfig, load_render_config
+    from core.overrides import load_with_overrides
+    from render.config import RenderConfig
     gen_cfg = load_yaml_model(GenConfig, args.gen_config) if getattr(args, "gen_config", None) else GenConfig()
-    render_cfg = load_render_config(args.config) if getattr(args, "config", None) else RenderConfig()
+    render_cfg = load_with_overrides(RenderConfig, args.config, args.overrides)
     return load_model(gen_cfg.model), gen_cfg, render_cfg
 
 
@@ -43,9 +44,10 @@ def _renders(args) -> int:
 
 
 def _poses(args) -> int:
-    from render.config import RenderConfig, load_render_config
+    from core.overrides import load_with_overrides
+    from render.config import RenderConfig
     from render.preview import pose_histogram
-    render_cfg = load_render_config(args.config) if args.config else RenderConfig()
+    render_cfg = load_with_overrides(RenderConfig, args.config, args.overrides)
     print(f"wrote {pose_histogram(render_cfg, args.n, args.out, args.seed)} ({args.n} sampled poses)")
     return 0
 
@@ -62,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--config", help="render distribution YAML (default: built-in defaults, "
                                             "see configs/render-default.yaml)")
             p.add_argument("--gen-config", help="gen config YAML (default: built-in defaults)")
+            p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                           help="overrides of the render config, e.g. pose.yaw.std=20")
 
     p = psub.add_parser("identities", help="frontal, 3/4 and profile view of each identity")
     p.add_argument("--n", type=int, default=16, help="number of identities (default 16)")
