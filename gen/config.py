@@ -232,11 +232,106 @@ class ExpressionConfig(FrozenConfig):
         return self
 
 
+# Scalp hair styles drawn as geometry (render/hair_mesh.py); see gen/hairstyle.py for each style's shape.
+HAIR_STYLES = ("short", "medium", "long", "curly", "tied_back", "receding", "bald")
+GLASSES_FRAMES = ("round", "rectangular", "aviator", "rimless")
+HEADWEAR_KINDS = ("cap", "beanie", "headband")
+
+
+def _check_weights(name: str, weights: dict[str, float], known) -> None:
+    if not weights or sum(weights.values()) <= 0 or min(weights.values()) < 0:
+        raise ValueError(f"{name}: weights must be non-negative and not all zero")
+    bad = set(weights) - set(known)
+    if bad:
+        raise ValueError(f"{name}: unknown name(s) {sorted(bad)}; known: {sorted(known)}")
+
+
+def _check_colors(name: str, colors: dict[str, tuple[int, int, int]]) -> None:
+    if not colors:
+        raise ValueError(f"{name}: give at least one colour")
+    for k, c in colors.items():
+        if any(not 0 <= v <= 255 for v in c):
+            raise ValueError(f"{name}.{k}: sRGB channels lie in [0, 255]")
+
+
+class HairStyleConfig(FrozenConfig):
+    """Scalp hair as geometry, one style per identity (all its images share it). The colour is the
+    identity's hair colour (appearance.hair); an identity whose painted scalp is bare
+    (appearance.hair.scalp_prob) is always 'bald'. No census of hairstyles exists to cite: the
+    weights below are a rough even spread over short and long hair, tuned by eye; DigiFace-1M
+    (Bae et al., WACV 2023) likewise draws hair per identity from a library of styles."""
+    styles: dict[str, float] = Field(
+        default_factory=lambda: {"short": 0.3, "medium": 0.2, "long": 0.18, "curly": 0.1, "tied_back": 0.1,
+                                 "receding": 0.08, "bald": 0.04},
+        description=f"probability of each style (known: {', '.join(HAIR_STYLES)}); 'bald' draws no hair "
+                    "geometry (the painted scalp then reads as a buzz cut)")
+    fringe_prob: float = Field(0.3, ge=0, le=1,
+                               description="probability of a fringe (bangs) over the forehead for short, "
+                                           "medium, long and curly hair")
+    volume: Range = Field(default_factory=lambda: Range(min=0.75, max=1.3),
+                          description="multiplies the style's hair thickness (per identity)")
+    length: Range = Field(default_factory=lambda: Range(min=0.8, max=1.2),
+                          description="multiplies how far the style's hair falls below the ears (per identity)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_weights("styles", self.styles, HAIR_STYLES)
+        if self.volume.min <= 0 or self.volume.max > 3:
+            raise ValueError("volume: values in (0, 3]")
+        if self.length.min <= 0 or self.length.max > 2:
+            raise ValueError("length: values in (0, 2]")
+        return self
+
+
+class AccessoriesConfig(FrozenConfig):
+    """Glasses, headwear and face masks. DigiFace-1M (Bae et al., WACV 2023) puts glasses on 15%,
+    headwear on 15% and face-wear on 1% of its renders; we keep those shares. Glasses belong to
+    the identity (frame, colour, tint are drawn once per identity) and are taken off in a share of
+    its images; headwear and masks are drawn per image."""
+    glasses_prob: float = Field(0.15, ge=0, le=1, description="probability that an identity owns glasses "
+                                                              "(DigiFace-1M: 0.15)")
+    glasses_worn: float = Field(0.85, ge=0, le=1,
+                                description="share of an owner's images in which the glasses are worn")
+    frames: dict[str, float] = Field(
+        default_factory=lambda: {"round": 0.2, "rectangular": 0.4, "aviator": 0.15, "rimless": 0.25},
+        description=f"frame shape weights (known: {', '.join(GLASSES_FRAMES)})")
+    frame_colors: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: {"black": (20, 20, 22), "tortoise": (88, 52, 30), "metal": (150, 150, 155),
+                                 "gold": (170, 140, 80), "clear": (190, 185, 175)},
+        description="frame colours by name, sRGB (drawn uniformly)")
+    tinted_prob: float = Field(0.15, ge=0, le=1, description="probability that an identity's lenses are tinted "
+                                                             "(sunglasses) rather than clear")
+    headwear_prob: float = Field(0.15, ge=0, le=1, description="probability of headwear in one image "
+                                                               "(DigiFace-1M: 0.15)")
+    headwear: dict[str, float] = Field(default_factory=lambda: {"cap": 0.45, "beanie": 0.35, "headband": 0.2},
+                                       description=f"headwear kind weights (known: {', '.join(HEADWEAR_KINDS)})")
+    headwear_colors: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: {"black": (25, 25, 28), "navy": (30, 40, 80), "red": (150, 30, 35),
+                                 "grey": (120, 120, 125), "white": (225, 225, 220), "green": (50, 90, 55),
+                                 "beige": (190, 170, 130)},
+        description="headwear colours by name, sRGB (drawn uniformly per image)")
+    mask_prob: float = Field(0.01, ge=0, le=1, description="probability of a surgical-style face mask in one "
+                                                           "image (DigiFace-1M face-wear: 0.01)")
+    mask_colors: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: {"blue": (130, 175, 210), "white": (230, 232, 235), "black": (30, 30, 32)},
+        description="face mask colours by name, sRGB (drawn uniformly per image)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_weights("frames", self.frames, GLASSES_FRAMES)
+        _check_weights("headwear", self.headwear, HEADWEAR_KINDS)
+        for name in ("frame_colors", "headwear_colors", "mask_colors"):
+            _check_colors(name, getattr(self, name))
+        return self
+
+
 class GenConfig(FrozenConfig):
     model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
     expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
+    hair_style: HairStyleConfig = Field(default_factory=HairStyleConfig)
+    accessories: AccessoriesConfig = Field(default_factory=AccessoriesConfig)
 
 
 def load_gen_config(path) -> GenConfig:

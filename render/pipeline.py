@@ -45,6 +45,7 @@ class Rendered:
     background: str
     degradations: list[str]
     off_axis_deg: float
+    wear: object = None  # gen.accessories.ImageAccessories of this image
 
 
 class ImageMaker:
@@ -82,6 +83,8 @@ class ImageMaker:
             from render.mesh import build_atlas
             albedo, surface = build_atlas(identity.maps, identity.colors)
             self.renderer.set_identity(key, identity.vertices, albedo, surface)
+            from render.wear import IdentityWear
+            self._wear = IdentityWear(self.model, self.gen_cfg, identity)
 
     # ---- images -------------------------------------------------------------------------------
     def scene(self, identity_index: int, j: int) -> Scene:
@@ -116,8 +119,9 @@ class ImageMaker:
 
         m4 = np.eye(4)
         m4[:3, :3] = rot
+        wear, shown = self._wear.for_image(self.renderer, scene.image)
         rgba = self.renderer.render(m4, verts if scene.expression is not None else None, mouth,
-                                    yfov, cam, target, scene.ambient, scene.lights)
+                                    yfov, cam, target, scene.ambient, scene.lights, visible=shown)
 
         lm68_px = project(lm3 @ rot.T, cam, yfov, fsize)
         p5_px = five_from_68(lm68_px)
@@ -137,7 +141,7 @@ class ImageMaker:
         degraded, applied = degrade(crop, cfg.degradations, np.random.default_rng(scene.degrade_seed))
         return Rendered(scene=scene, crop=degraded, clean_crop=crop, crop_alpha=alpha, frame=frame,
                         lm5=align.apply(mat, p5_px), lm68=align.apply(mat, lm68_px), matrix=mat, yfov=float(yfov),
-                        background=kind, degradations=applied, off_axis_deg=off_axis)
+                        background=kind, degradations=applied, off_axis_deg=off_axis, wear=wear)
 
     def encode(self, img: np.ndarray) -> bytes:
         o = self.cfg.output
@@ -161,7 +165,9 @@ class ImageMaker:
             lights=tuple(L.record() for L in s.lights), ambient=s.ambient,
             background=r.background, degradations=tuple(r.degradations),
             seed=self.seed, model_name=self.model.name, model_version=self.model.version,
-            full_image=self.encode(r.frame) if self.cfg.output.keep_full_frame else None)
+            full_image=self.encode(r.frame) if self.cfg.output.keep_full_frame else None,
+            hair_style=self._wear.hair_name, glasses=r.wear.glasses_name, headwear=r.wear.headwear,
+            face_mask=r.wear.face_mask)
 
     def close(self) -> None:
         self.renderer.close()

@@ -59,6 +59,12 @@ class FaceRenderer:
             orig = prr.glRenderbufferStorageMultisample
             prr.glRenderbufferStorageMultisample = lambda target, _n, *a: orig(target, _MSAA_SAMPLES[0], *a)
             prr._facesynth_patched = True
+        # Blended parts (tinted lenses) must not make the frame's alpha (face coverage) see-through:
+        # alpha accumulates as "over" (src + (1 - src) dst). Opaque draws (src alpha 1) are unchanged.
+        if not getattr(prr, "_facesynth_blend_patched", False):
+            from OpenGL import GL as _GL
+            prr.glBlendFunc = lambda s, d: _GL.glBlendFuncSeparate(s, d, _GL.GL_ONE, _GL.GL_ONE_MINUS_SRC_ALPHA)
+            prr._facesynth_blend_patched = True
         _MSAA_SAMPLES[0] = int(msaa)
 
         self.pr = pyrender
@@ -77,6 +83,7 @@ class FaceRenderer:
         self.camera_node = self.scene.add(self.camera, pose=np.eye(4))
         self.main_node = self.mouth_node = None
         self.light_nodes: list = []
+        self.attachment_nodes: dict[str, object] = {}
         self.identity_key = None
 
     # ---- identity --------------------------------------------------------------------------
@@ -112,6 +119,63 @@ class FaceRenderer:
         self._dirty = False
         self.identity_key = key
 
+    # ---- attachments (hair, glasses, headwear, masks) ---------------------------------------
+    def set_attachments(self, parts: dict[str, list]) -> None:
+        """Replace the worn parts: name -> list of render.attachment.Part (head frame). Each name is
+        one node, in a fixed slot by sorted name, hidden unless named in render(visible=...)."""
+        pr = self.pr
+        for node in self.attachment_nodes.values():
+            self.scene.remove_node(node)
+        self.attachment_nodes = {}
+        sampler = pr.Sampler(magFilter=pr.constants.GLTF.LINEAR, minFilter=pr.constants.GLTF.LINEAR_MIPMAP_LINEAR)
+        textures: dict[int, object] = {}
+        for slot, name in enumerate(sorted(parts)):
+            prims = []
+            for p in parts[name]:
+                tex = None
+                if p.texture is not None:
+                    tex = textures.get(id(p.texture))
+                    if tex is None:
+                        tex = textures[id(p.texture)] = pr.Texture(source=p.texture, source_channels="RGBA",
+                                                                   sampler=sampler)
+                # The specular-glossiness material selects the shader variant with the alpha test.
+                mat = self._glossy(
+                    diffuseFactor=np.asarray(p.color, np.float32), diffuseTexture=tex,
+                    specularFactor=np.ones(3, np.float32), glossinessFactor=1.0 - float(p.roughness),
+                    emissiveFactor=np.array([p.cutoff, 0.0, 0.0], np.float32),
+                    alphaMode="BLEND" if p.blend else "OPAQUE", doubleSided=p.double_sided)
+                prims.append(pr.Primitive(positions=p.positions, normals=p.normals,
+                                          texcoord_0=p.uv if tex is not None else None,
+                                          indices=p.triangles, material=mat))
+            if not prims:
+                continue
+            node = self._node(32 + slot, mesh=pr.Mesh(prims), matrix=np.eye(4))
+            node.mesh.is_visible = False
+            self.scene.add_node(node)
+            self.attachment_nodes[name] = node
+
+    def _glossy(self, **kw):
+        """pyrender's SpecularGlossinessMaterial, whose glossinessFactor getter recurses forever
+        (pyrender 0.1.45 returns the property from itself); this subclass reads the stored value."""
+        if not hasattr(self, "_glossy_cls"):
+            base = self.pr.material.SpecularGlossinessMaterial
+
+            class Glossy(base):
+                glossinessFactor = property(lambda m: m._glossinessFactor, base.glossinessFactor.fset)
+
+            self._glossy_cls = Glossy
+        return self._glossy_cls(**kw)
+
+    def tint(self, name: str, srgb) -> None:
+        """Colour (sRGB 0-255) of attachment `name` for the next images (a uniform: no upload)."""
+        node = self.attachment_nodes.get(name)
+        if node is None:
+            return
+        c = np.array([*(float(v) / 255.0 for v in srgb), 1.0], np.float32)
+        for prim in node.mesh.primitives:
+            c[3] = prim.material.diffuseFactor[3]
+            prim.material.diffuseFactor = c.copy()
+
     def _parts(self):
         return [(k, p) for k, p in (("main", self.topo.main), ("mouth", self.topo.mouth)) if p is not None]
 
@@ -140,8 +204,10 @@ class FaceRenderer:
 
     # ---- one image ------------------------------------------------------------------------
     def render(self, model_matrix: np.ndarray, vertices: np.ndarray | None, mouth: bool,
-               yfov: float, camera_position: np.ndarray, target: np.ndarray, ambient: float, lights) -> np.ndarray:
-        """RGBA uint8 (size, size, 4), premultiplied (background is 0). Camera looks along -z."""
+               yfov: float, camera_position: np.ndarray, target: np.ndarray, ambient: float, lights,
+               visible: frozenset = frozenset()) -> np.ndarray:
+        """RGBA uint8 (size, size, 4), premultiplied (background is 0). Camera looks along -z.
+        `visible`: names of the attachments drawn in this image (posed with the head)."""
         pr = self.pr
         self.renderer._platform.make_current()
         self._upload(vertices)
@@ -149,6 +215,10 @@ class FaceRenderer:
         if self.mouth_node is not None:
             self.scene.set_pose(self.mouth_node, model_matrix)
             self.mouth_node.mesh.is_visible = bool(mouth)
+        for name, node in self.attachment_nodes.items():
+            node.mesh.is_visible = name in visible
+            if node.mesh.is_visible:
+                self.scene.set_pose(node, model_matrix)
         self.camera.yfov = float(yfov)
         cam = np.eye(4)
         cam[:3, 3] = camera_position

@@ -38,6 +38,14 @@ struct Material {
 #ifdef HAS_METALLIC_ROUGHNESS_TEX
     sampler2D metallic_roughness_texture;
 #endif
+#ifdef USE_GLOSSY_MATERIAL
+    vec4 diffuse_factor;
+    vec3 specular_factor;
+    float glossiness_factor;
+#endif
+#ifdef HAS_DIFFUSE_TEX
+    sampler2D diffuse_texture;
+#endif
 };
 
 uniform Material material;
@@ -72,6 +80,21 @@ vec3 shade(vec3 n, vec3 v, vec3 l, vec3 radiance, vec3 albedo, float shininess, 
 
 void main()
 {
+#ifdef USE_GLOSSY_MATERIAL
+    // facesynth's worn parts (render/attachment.py: hair, glasses, headwear) use pyrender's
+    // specular-glossiness material, so only they get this variant with an alpha test
+    // (emissive_factor.x = cut-off; a discard anywhere in the skin's shader would slow it down).
+    vec4 base = material.diffuse_factor;
+#ifdef HAS_DIFFUSE_TEX
+    base *= texture(material.diffuse_texture, uv_0);
+#endif
+    float cutoff = material.emissive_factor.x;
+    if (base.a < cutoff) discard;
+    float out_alpha = cutoff > 0.0 ? 1.0 : base.a;  // blended parts (lenses) write their alpha
+    vec3 albedo = srgb_to_linear(base.rgb);
+    float roughness = 1.0 - material.glossiness_factor;
+    float spec = 0.04 * material.specular_factor.x;
+#else
     vec4 base = material.base_color_factor;
 #ifdef HAS_BASE_COLOR_TEX
     base *= texture(material.base_color_texture, uv_0);
@@ -83,6 +106,8 @@ void main()
     vec4 mr = texture(material.metallic_roughness_texture, uv_0);
     roughness *= mr.g;
     spec *= mr.b * 2.0;
+#endif
+    float out_alpha = 1.0;
 #endif
     float a = max(roughness * roughness, 0.002);
     float shininess = 2.0 / (a * a) - 2.0;
@@ -112,5 +137,5 @@ void main()
     }
     // Reinhard-style soft shoulder so bright lights do not clip the whole face, then gamma 2.2.
     color = color / (1.0 + 0.15 * color);
-    frag_color = vec4(pow(clamp(color, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    frag_color = vec4(pow(clamp(color, 0.0, 1.0), vec3(1.0 / 2.2)), out_alpha);
 }
