@@ -11,11 +11,15 @@ import json
 import math
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gen.config import GenConfig
 from core.config import StrictConfig, load_yaml_model, parse_model
+from core.errors import KeyedValueError
 from render.config import RenderConfig
+
+
+MAX_INDEX = 2**63 - 1  # seed and identity are int64 columns; image_index is int32 (images_per_identity <= 1e5)
 
 
 class ShardOutputConfig(StrictConfig):
@@ -38,30 +42,37 @@ class ActorConfig(StrictConfig):
     """How actors are placed. None of these change the bytes written, so they are left out of
     the config hash: a run can be resumed on a different cluster with different resources."""
 
-    num_cpus_per_actor: float = Field(1.0, gt=0, description="CPUs reserved by each render actor.")
+    num_cpus_per_actor: float = Field(1.0, gt=0, le=1024, description="CPUs reserved by each render actor.")
     num_gpus_per_actor: float = Field(
-        0.0, ge=0, description="GPUs per render actor; a fraction (e.g. 0.25) packs several actors on one GPU.")
+        0.0, ge=0, le=64, description="GPUs per render actor; a fraction (e.g. 0.25) packs several actors on one GPU.")
     unit_identities: int = Field(
-        0, ge=0,
+        0, ge=0, le=100_000_000,
         description="Identities per work unit (= per shard). 0 picks it from output.shard_target_mb "
                     "(and at least 16 units). "
                     "Parallelism is at most the number of units: lower it for more actors than units. "
                     "Changes the shard layout, so it is part of the config hash.")
-    max_restarts: int = Field(3, ge=0, description="Times Ray restarts a dead actor (pre-emption, crash).")
+    max_restarts: int = Field(3, ge=0, le=1000, description="Times Ray restarts a dead actor (pre-emption, crash).")
     max_task_retries: int = Field(
-        3, ge=0, description="Times one unit is retried after its actor died or it raised, before the job fails.")
+        3, ge=0, le=1000, description="Times one unit is retried after its actor died or it raised, before the job fails.")
 
 
 class JobConfig(StrictConfig):
 
-    seed: int = Field(0, ge=0, description="Dataset seed; image j of identity i depends only on (seed, i, j, config).")
+    seed: int = Field(0, ge=0, le=MAX_INDEX, description="Dataset seed; image j of identity i depends only on (seed, i, j, config).")
     identities: int = Field(..., ge=1, le=100_000_000, description="Number of identities.")
-    identity_start: int = Field(0, ge=0, description="Index of the first identity (to extend a dataset in a second folder).")
+    identity_start: int = Field(0, ge=0, le=MAX_INDEX, description="Index of the first identity (to extend a dataset in a second folder).")
     images_per_identity: int = Field(..., ge=1, le=100_000, description="Images rendered per identity.")
     gen: GenConfig = Field(default_factory=GenConfig)
     render: RenderConfig = Field(default_factory=RenderConfig)
     output: ShardOutputConfig = Field(default_factory=ShardOutputConfig)
     ray: ActorConfig = Field(default_factory=ActorConfig)
+
+    @model_validator(mode="after")
+    def _indices_fit(self):
+        if self.identity_start + self.identities > MAX_INDEX:
+            raise KeyedValueError("identity_start", f"identity_start + identities must stay below 2**63 (the int64 "
+                                  f"identity column); got {self.identity_start} + {self.identities}")
+        return self
 
     @property
     def total_images(self) -> int:

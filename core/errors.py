@@ -9,17 +9,32 @@ class FacesynthError(Exception):
     """A user-facing error. The message names what is wrong and how to fix it, on one line."""
 
 
+class KeyedValueError(ValueError):
+    """A validator's error about a key below the model it validates (`key` is relative to it),
+    so the one-line message names the whole path."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem = key, problem
+
+
 def validation_message(err, source: str = "config") -> str:
     """One line for a pydantic ValidationError: `source: key.path: problem (got X)`."""
     parts = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e.get("loc", ())) or "<root>"
+        key = ".".join(str(p) for p in e.get("loc", ()))
         msg = e.get("msg", "invalid value")
         if e.get("type") == "extra_forbidden":
             msg = "unknown key; remove it or check its spelling"
+        cause = e.get("ctx", {}).get("error") if e.get("type") == "value_error" else None
+        if isinstance(cause, KeyedValueError):
+            key, msg = ".".join(x for x in (key, cause.key) if x), cause.problem
+        elif cause is not None:
+            msg = str(cause)
         got = e.get("input")
-        got_s = "" if e.get("type") == "extra_forbidden" or isinstance(got, dict) else f" (got {got!r})"
-        parts.append(f"{key}: {msg}{got_s}")
+        got_s = "" if e.get("type") in ("extra_forbidden", "value_error") or isinstance(got, (dict, list)) \
+            else f" (got {repr(got)[:80]})"  # a value can be huge (a long string): keep the line short
+        parts.append(f"{key}: {msg}{got_s}" if key else f"{msg}{got_s}")
     return f"{source}: " + "; ".join(parts)
 
 

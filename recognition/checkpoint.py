@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_path
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 from recognition.backbones import build_backbone
 
 FORMAT = "facesynth-recognition"
@@ -62,8 +62,14 @@ def prune(out: str | Path, keep: int) -> None:
 def load_backbone(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """The embedding network of a checkpoint, in eval mode, and the checkpoint's metadata."""
     state = load(path)
-    m = state["model"]
-    net = build_backbone(m["backbone"], m["embedding_size"], m["width"], 0.0, state["input_size"])
-    net.load_state_dict(state["backbone"])
+    try:
+        m = state["model"]
+        net = build_backbone(m["backbone"], m["embedding_size"], m["width"], 0.0, state["input_size"])
+        net.load_state_dict(state["backbone"])
+    except FacesynthError:
+        raise
+    except Exception as e:  # noqa: BLE001 - missing keys, wrong shapes, wrong types: a damaged checkpoint
+        raise FacesynthError(f"{path}: damaged checkpoint ({type(e).__name__}: {first_line(e, 160)}); "
+                             "pass a .pt written by facesynth train") from e
     net.to(device).eval()
     return net, state

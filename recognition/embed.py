@@ -38,7 +38,7 @@ def run(checkpoint: str, inputs: list[str], out: str | Path, batch_size: int = 6
     for i, f in enumerate(files):
         try:
             arr[i] = decode(f.read_bytes(), size)
-        except ValueError:
+        except (ValueError, OSError):
             raise FacesynthError(f"{f}: not a decodable image; remove it from the inputs") from None
     emb = embed_array(net, arr, batch_size, device)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-12)
@@ -48,7 +48,9 @@ def run(checkpoint: str, inputs: list[str], out: str | Path, batch_size: int = 6
         "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim),
     })
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp)
+    try:
+        with atomic_path(out) as tmp:
+            pq.write_table(table, tmp)
+    except OSError as e:
+        raise FacesynthError(f"--out {out}: cannot write it ({e.strerror or e}); pass a writable file path") from None
     return out

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader
 
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 from recognition import checkpoint as ckpt
 from recognition.backbones import build_backbone
 from recognition.config import TrainConfig
@@ -64,6 +65,39 @@ def _log(msg: str, rank: int) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def _data_error(e: BaseException) -> FacesynthError:
+    return FacesynthError(f"training data: {first_line(e, 200)}; check the sources (`facesynth verify DATASET` "
+                          "for facesynth datasets) and rerun")
+
+
+def _build_data(cfg: TrainConfig):
+    """The training set and its batch plan. facesynth datasets are verified against their
+    checksums first, so a damaged shard stops training here with one line."""
+    from cluster.dataset import open_dataset
+    from cluster.storage import MANIFEST
+    for src in cfg.data.sources:
+        if src.kind == "parquet" and (Path(src.path) / MANIFEST).is_file():
+            open_dataset(src.path, verify=True)
+    try:
+        return mixed.build(cfg.data, cfg.batch_size, cfg.seed)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise _data_error(e) from e
+
+
+def _batches(loader):
+    """The loader's batches; a damaged file met while reading is one line, not a traceback."""
+    it = iter(loader)
+    while True:
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+        except FacesynthError:
+            raise
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise _data_error(e) from e
+
+
 def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None,
         progress: bool = True) -> Path:
     """Train to the end (or to step `stop_at`, checkpointing there). Returns the last checkpoint."""
@@ -74,7 +108,7 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
     out = Path(cfg.out)
     if cfg.init_from and not Path(cfg.init_from).is_file():
         raise FacesynthError(f"init_from: {cfg.init_from} not found; point it at a checkpoint from facesynth train")
-    dataset, plan = mixed.build(cfg.data, cfg.batch_size, cfg.seed)
+    dataset, plan = _build_data(cfg)
     out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be good
     spe = plan.steps_per_epoch
     total = cfg.steps or max(1, math.ceil(cfg.epochs * spe))
@@ -88,7 +122,7 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
     if cfg.init_from:
         try:
             model.load_state_dict(ckpt.load(cfg.init_from)["backbone"])
-        except RuntimeError:
+        except (KeyError, RuntimeError, TypeError):
             raise FacesynthError(f"init_from: {cfg.init_from} holds a different backbone than model: "
                                  f"{m.backbone} x{m.width}, {m.embedding_size}-D; match the model config") from None
     use_amp = cfg.amp and device.type == "cuda"
@@ -107,14 +141,18 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
         if state.get("fingerprint") != fingerprint(cfg):
             raise FacesynthError(f"{found}: this output directory holds a run with a different config; "
                                  "use a new out directory or delete the old checkpoints")
-        model.load_state_dict(state["backbone"])
-        head.load_state_dict(state["head"])
-        opt.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"], device)
-        start = int(state["step"])
+        try:
+            model.load_state_dict(state["backbone"])
+            head.load_state_dict(state["head"])
+            opt.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng_cpu"])
+            if device.type == "cuda" and state.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(state["rng_cuda"], device)
+            start = int(state["step"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise FacesynthError(f"{found}: damaged checkpoint ({type(e).__name__}: {first_line(e, 160)}); "
+                                 "move it away to resume from an earlier one") from e
         _log(f"resuming from {found} at step {start}/{total}", ctx.rank)
     stop = total if stop_at is None else min(total, stop_at)
 
@@ -155,7 +193,7 @@ def run(cfg: TrainConfig, ctx: Context | None = None, stop_at: int | None = None
     log_f = open(out / "log.jsonl", "a") if ctx.rank == 0 else None
     step, t0, seen, path = start, time.perf_counter(), 0, None
     try:
-        for images, labels in loader:
+        for images, labels in _batches(loader):
             lr = lr_at(step, total, spe, cfg.optim)
             for g in opt.param_groups:
                 g["lr"] = lr

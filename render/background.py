@@ -73,8 +73,45 @@ def list_images(folder: str) -> tuple[str, ...]:
     return files
 
 
+MAX_PIXELS = 40_000_000  # 40 MP: a photo, not a decompression bomb (decoded RGB stays < 120 MB)
+
+
+def _header_size(path: str) -> tuple[int, int]:
+    """(width, height) from the file's header alone, or one line on why it is no image we take."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:  # lazy: reads the header, decodes nothing
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise FacesynthError(f"background.folder: {path} declares more pixels than a photo has "
+                             f"(limit {MAX_PIXELS:,}); remove or downscale it") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for damaged or foreign files
+        raise FacesynthError(f"background.folder: cannot read image {path} ({type(e).__name__}); "
+                             "remove or replace it") from None
+    if w * h > MAX_PIXELS:
+        raise FacesynthError(f"background.folder: {path} is {w}x{h} = {w * h:,} pixels, over the limit of "
+                             f"{MAX_PIXELS:,}; downscale it (backgrounds are cropped to {_MAX_SIDE} px anyway)")
+    return w, h
+
+
+def check_images(files: tuple[str, ...]) -> None:
+    """Check every user image before any render starts: its header's pixel count, then a full
+    decode (a truncated or damaged file fails here, once, not in every actor)."""
+    from PIL import Image
+    for path in files:
+        _header_size(path)
+        try:
+            with Image.open(path) as im:
+                im.draft("RGB", (_MAX_SIDE, _MAX_SIDE))  # JPEG decodes at a reduced scale: fast
+                im.load()
+        except Exception as e:  # noqa: BLE001 - as above
+            raise FacesynthError(f"background.folder: cannot decode image {path} ({type(e).__name__}); "
+                                 "remove or replace it") from None
+
+
 @lru_cache(maxsize=64)
 def _load(path: str) -> np.ndarray:
+    _header_size(path)  # before cv2 decodes it whole: the file may have changed since the check
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
         raise FacesynthError(f"background.folder: cannot read image {path}; remove or replace it")
