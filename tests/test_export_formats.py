@@ -161,7 +161,7 @@ def test_folder_export_round_trips_through_the_image_folder_reader(dataset, rows
 # ----------------------------------------------------------------- Hugging Face
 
 def test_hf_export_loads_with_datasets_as_pil_images(dataset, rows, tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets  # a test extra
     out = tmp_path / "hf"
     export(dataset, "hf", out)
     ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
