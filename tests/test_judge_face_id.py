@@ -45,6 +45,8 @@ def test_far_tar_eer_uniqueness_on_constructed_embeddings():
     assert m["impostor"]["mean"] == pytest.approx(np.mean([1.0, 1.1, 0.9, 1.0, 0.5, 0.55, 0.4, 0.45,
                                                            0.5, 0.6, 0.45, 0.55]), abs=1e-6)
     assert m["impostor_pairs_sampled"] is False
+    assert m["closest_identity_pairs"][0] == [0, 2, pytest.approx(0.475)]
+    assert [p[:2] for p in m["closest_identity_pairs"]] == [[0, 2], [1, 2], [0, 1]]
 
 
 def test_eer_where_the_distributions_overlap():
@@ -89,6 +91,10 @@ def test_consistency_pairs_each_image_with_the_most_frontal_one():
     # age gaps to the reference: 3, 27, 1, 10
     assert {k: v["pairs"] for k, v in c["by_age_gap"].items()} == {"<5": 2, "5-20": 1, ">=20": 1}
     assert c["by_age_gap"]["<5"]["tar"] == 0.5  # gap 3 at 0.3 accepted, gap 1 at 0.7 not
+    glasses = np.array(["none", "none", "round", "none", "round", "round"])
+    by = metrics.consistency(emb, labels, yaw, 0.6, categories={"glasses": glasses})["by_glasses"]
+    assert by == {"none": {"pairs": 1, "tar": 1.0, "mean_distance": pytest.approx(0.3)},
+                  "round": {"pairs": 3, "tar": 0.0, "mean_distance": pytest.approx((0.8 + 0.7 + 0.8) / 3)}}
 
 
 # ---- dlib's five points and real embeddings on a real face ---------------------------------------

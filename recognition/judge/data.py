@@ -29,6 +29,8 @@ from core.errors import FacesynthError
 
 CACHE_FILE = "embeddings.parquet"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Per-image string columns (schema 2) the consistency section is also broken down by, when present.
+CATEGORY_COLUMNS = ("glasses", "headwear", "face_mask", "hair_style")
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Faces:
     expression: np.ndarray | None = None
     age: np.ndarray | None = None
     image_index: np.ndarray | None = None
+    categories: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
 
 
@@ -68,7 +71,8 @@ def dataset_faces(uri: str, max_identities: int | None = None, images_per_identi
     if need - names:
         raise FacesynthError(f"{uri}: shards lack column(s) {', '.join(sorted(need - names))}; "
                              "is this a facesynth dataset of schema 1 or later?")
-    meta_cols = ["identity", "image_index", "yaw"] + [c for c in ("expression", "age") if c in names]
+    meta_cols = ["identity", "image_index", "yaw"] + [c for c in ("expression", "age", *CATEGORY_COLUMNS)
+                                                       if c in names]
     flt = None
     if images_per_identity is not None:
         flt = pc.field("image_index") < images_per_identity
@@ -123,6 +127,8 @@ def dataset_faces(uri: str, max_identities: int | None = None, images_per_identi
                     if "expression" in meta_cols else None),
         age=age,
         image_index=index,
+        categories={c: np.array(meta.column(c).to_pylist(), dtype=object).astype(str)
+                    for c in CATEGORY_COLUMNS if c in meta_cols},
         info={"kind": "facesynth", "dataset": uri, "complete": ds.complete,
               "config_hash": ds.manifest.get("config_hash")},
     )

@@ -25,6 +25,7 @@ AGE_GAP_BINS = ((0, 5), (5, 20), (20, float("inf")))
 # An image is neutral when no blendshape weight exceeds this (the generator's neutral images are
 # all zeros; 0.1 also counts barely visible micro-expressions as neutral).
 NEUTRAL_MAX_WEIGHT = 0.1
+CLOSEST_PAIRS = 10  # identity pairs listed in the report, closest means first
 HIST_BINS = np.linspace(0.0, 1.4, 71)  # histogram edges for distances, 0.02 wide
 
 
@@ -126,12 +127,17 @@ def uniqueness(emb: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
     iu = np.triu_indices(len(means), k=1)
     np.fill_diagonal(d, np.inf)
     nearest = d.min(1)
+    uniq = np.unique(np.asarray(labels))
+    closest = np.argsort(d[iu], kind="stable")[:CLOSEST_PAIRS]
     return {
         "uniqueness": float((d[iu] > threshold).mean()),
         "identity_pairs": int(len(iu[0])),
         # how far each identity's mean is from the closest other identity's mean
         "nearest_identity_distance": _summary(nearest),
         "identities_with_a_twin": float((nearest <= threshold).mean()),
+        # the identity pairs a recogniser finds most alike: what to look at first
+        "closest_identity_pairs": [[_plain(uniq[iu[0][k]]), _plain(uniq[iu[1][k]]), float(d[iu][k])]
+                                   for k in closest],
     }
 
 
@@ -162,8 +168,9 @@ def _binned(dist: np.ndarray, values: np.ndarray, bins, threshold: float, fmt) -
 
 def consistency(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray, threshold: float,
                 expression: np.ndarray | None = None, age: np.ndarray | None = None,
-                image_index: np.ndarray | None = None) -> dict:
-    """TAR of (image, identity's most frontal image) pairs by |yaw| bin, expression and age gap."""
+                image_index: np.ndarray | None = None, categories: dict[str, np.ndarray] | None = None) -> dict:
+    """TAR of (image, identity's most frontal image) pairs by |yaw| bin, expression, age gap and
+    each per-image category given (e.g. glasses: the probe image's value)."""
     yaw = np.asarray(yaw, np.float64)
     ref = reference_images(labels, yaw, image_index)
     probe = np.flatnonzero(ref != np.arange(len(ref)))
@@ -183,7 +190,17 @@ def consistency(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray, threshold:
         out["by_age_gap"] = _binned(d, gap, AGE_GAP_BINS, threshold,
                                     lambda lo, hi: f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi == float("inf")
                                                                               else f"{lo:g}-{hi:g}"))
+    for name, values in sorted((categories or {}).items()):
+        v = np.asarray(values)[probe]
+        out[f"by_{name}"] = {str(c): {"pairs": int((v == c).sum()), "tar": accept_rate(d[v == c], threshold),
+                                      "mean_distance": float(d[v == c].mean())}
+                             for c in np.unique(v)}
     return out
+
+
+def _plain(x):
+    """A label as a JSON-friendly Python value."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _summary(d: np.ndarray) -> dict | None:
@@ -197,8 +214,8 @@ def _summary(d: np.ndarray) -> dict | None:
 
 def compute(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, threshold: float = 0.6,
             expression: np.ndarray | None = None, age: np.ndarray | None = None,
-            image_index: np.ndarray | None = None, max_impostor_pairs: int = 1_000_000,
-            seed: int = 0) -> tuple[dict, dict]:
+            image_index: np.ndarray | None = None, categories: dict[str, np.ndarray] | None = None,
+            max_impostor_pairs: int = 1_000_000, seed: int = 0) -> tuple[dict, dict]:
     """(metrics dict for the report, raw distances {"genuine": ..., "impostor": ...} for plots)."""
     emb = np.asarray(emb)
     labels = np.asarray(labels)
@@ -224,5 +241,5 @@ def compute(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, 
         "impostor_pairs_sampled": bool(len(labels) * (len(labels) - 1) // 2 - len(g) > max_impostor_pairs),
     }
     if yaw is not None:
-        out["consistency"] = consistency(emb, labels, yaw, threshold, expression, age, image_index)
+        out["consistency"] = consistency(emb, labels, yaw, threshold, expression, age, image_index, categories)
     return out, {"genuine": g, "impostor": im}

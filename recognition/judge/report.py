@@ -62,8 +62,10 @@ def table(metrics: dict) -> str:
     ]
     cons = metrics.get("consistency")
     if cons:
-        for name, key in (("|yaw|", "by_abs_yaw"), ("expression", "by_expression"), ("age gap", "by_age_gap")):
-            if key in cons:
-                cells = "  ".join(f"{b} {_pct(v['tar'])} ({v['pairs']})" for b, v in cons[key].items() if v["pairs"])
-                lines.append(f"TAR vs frontal by {name}: {cells or '-'}")
+        named = {"by_abs_yaw": "|yaw|", "by_expression": "expression", "by_age_gap": "age gap"}
+        for key in [k for k in cons if k.startswith("by_")]:
+            name = named.get(key, key[3:].replace("_", " "))
+            cells = "  ".join(f"{b} {_pct(v['tar'])} ({v['pairs']})" for b, v in cons[key].items() if v["pairs"])
+            if cells:
+                lines.append(f"TAR vs frontal by {name}: {cells}")
     return "\n".join(lines) + "\n"

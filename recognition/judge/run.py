@@ -95,6 +95,7 @@ def judge(source: str, out: str | None = None, real: bool = False, max_identitie
     sub = (lambda a: None if a is None else a[found])
     m, dist = metrics.compute(emb[found], labels, yaw=sub(faces.yaw), expression=sub(faces.expression),
                               age=sub(faces.age), image_index=sub(faces.image_index),
+                              categories={k: v[found] for k, v in faces.categories.items()},
                               max_impostor_pairs=max_impostor_pairs, seed=seed)
     m["images_without_face"] = int((~found).sum())
     doc = {
