@@ -185,7 +185,7 @@ def test_export_refuses_a_folder_it_did_not_write(dataset, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    r = cli("export", dataset, "--to", "folder", "--out", out)
+    r = cli("export", dataset, "--to", "folder", "--out", out, "--no-progress")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "not an earlier export" in r.stderr
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
@@ -207,8 +207,8 @@ def test_failed_export_leaves_nothing_and_keeps_the_earlier_one(dataset, tmp_pat
     t = t.set_column(t.schema.get_field_index("image"), t.schema.field("image"),
                      pa.array(images[:-1] + [b"not an image"], pa.binary()))
     pq.write_table(t, last)
-    r = cli("export", broken, "--to", "folder", "--out", out)
+    r = cli("export", broken, "--to", "folder", "--out", out, "--no-progress")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
-    assert "neither JPEG nor PNG" in r.stderr
+    assert f"identity {N_IDS - 1} image {PER - 1} is neither JPEG nor PNG" in r.stderr
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "faces"]  # no temp folder left

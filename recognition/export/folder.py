@@ -23,7 +23,7 @@ def export_folder(src: ExportSource, out: Path, progress: bool = True) -> dict:
                 if ident not in made:
                     d.mkdir()
                     made.add(ident)
-                ext = image_ext(img)
+                ext = image_ext(img, f"identity {ident} image {j}")
                 exts.add(ext)
                 (d / f"{j}{ext}").write_bytes(img)
             bar.update(batch.num_rows)

@@ -55,16 +55,17 @@ def export_insightface(src: ExportSource, out: Path, progress: bool = True) -> d
         seen = np.zeros(k, bool)
         last = -1
         with progress_bar(n, "insightface", progress) as bar:
-            for batch in src.batches(["image", "identity"]):
+            for batch in src.batches(["image", "identity", "image_index"]):
                 labels = batch.column("label").to_numpy()
-                for img, label in zip(batch.column("image").to_pylist(), labels):
+                cols = [batch.column(c).to_pylist() for c in ("image", "identity", "image_index")]
+                for img, ident, j, label in zip(*cols, labels):
                     if label != last:
                         if seen[label]:  # ranges per identity must be contiguous
                             raise FacesynthError(f"{src.uri}: identity {src.labels.identities[label]} appears in two "
                                                  "places; the shards are not grouped by identity")
                         seen[label], first[label], last = True, key, label
+                    image_ext(img, f"identity {ident} image {j}")  # mxnet's imdecode takes JPEG and PNG
                     if size is None:
-                        image_ext(img)
                         size = Image.open(io.BytesIO(img)).size
                     w.write(key, pack(IRHeader(0, float(label), key, 0), img))
                     key += 1

@@ -15,13 +15,13 @@ from core.errors import FacesynthError
 BATCH_ROWS = 256
 
 
-def image_ext(data: bytes) -> str:
+def image_ext(data: bytes, where: str = "an image") -> str:
     """File extension of an encoded image, from its magic bytes."""
     if data[:3] == b"\xff\xd8\xff":
         return ".jpg"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return ".png"
-    raise FacesynthError("an image is neither JPEG nor PNG; the dataset is damaged, regenerate its shard")
+    raise FacesynthError(f"{where} is neither JPEG nor PNG; the dataset is damaged, regenerate its shard")
 
 
 @dataclass(frozen=True)
