@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.atomic import atomic_write_bytes
 from core.errors import FacesynthError
@@ -50,8 +50,9 @@ class Faces:
 
 
 def decode(data: bytes) -> np.ndarray:
+    """RGB uint8 pixels, upright (a camera's EXIF orientation applied; renders carry none)."""
     with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
 def _sha(obj) -> str:
