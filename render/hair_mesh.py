@@ -28,10 +28,10 @@ from render.attachment import Part
 from render.head_envelope import (Envelope, build_envelope, grid_normals, grid_triangles, head_centre,
                                   skin_vertices)
 
-N_SHELLS = 4
-SHELL_DEPTH = (0.12, 0.42, 0.72, 1.0)  # share of the thickness
-SHELL_CUTOFF = (0.12, 0.36, 0.5, 0.62)  # alpha test per shell: sparser outwards
-SHELL_SHADE = (0.55, 0.72, 0.88, 1.0)  # inner shells are in the hair's own shadow
+N_SHELLS = 3
+SHELL_DEPTH = (0.15, 0.6, 1.0)  # share of the thickness
+SHELL_CUTOFF = (0.12, 0.42, 0.6)  # alpha test per shell: sparser outwards
+SHELL_SHADE = (0.58, 0.8, 1.0)  # inner shells are in the hair's own shadow
 TEX_PER_ROW, TEX_PER_COL, BAND = 3, 2, 8
 EDGE_SOFT = 0.5  # cm over which the coverage ramps at the outline
 CM_PER_DEG = 0.157  # arc length of one degree of azimuth at the skull's ~9 cm radius
