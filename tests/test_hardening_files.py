@@ -86,7 +86,9 @@ def _damage(rec: Path, how: str) -> None:
         struct.pack_into("<I", data, 4, (1 << 29) - 1)  # record 0 claims 512 MB
         rec.write_bytes(bytes(data))
     elif how == "short-read":
-        rec.write_bytes(bytes(data[: len(data) - 4]))  # the last record loses its tail
+        lines = idx.read_text().splitlines()[:7]  # header + 6 images; the file ends inside image 6
+        idx.write_text("\n".join(lines) + "\n")
+        rec.write_bytes(bytes(data[: int(lines[-1].split("\t")[1]) + 40]))
     elif how == "bad-part-flag":
         struct.pack_into("<I", data, 4, (2 << 29) | (struct.unpack_from("<I", data, 4)[0] & ((1 << 29) - 1)))
         rec.write_bytes(bytes(data))
