@@ -66,7 +66,8 @@ def inside_distance(style: HairStyle, f: _Frame, pts: np.ndarray) -> np.ndarray:
     if style.fringe > 0:
         fringe = max(f.brow_y + style.forehead - style.fringe, f.brow_y + 1.0)
         line = line + (fringe - line) * (1 - _smoothstep(28, 46, aa))
-    behind = ea - (14 if style.ears else 0)
+    # Hair over the ears starts a little in front of them and, lower down, falls behind the jaw.
+    behind = ea - 14 + 4.0 * np.maximum(cy - y, 0) if style.ears else ea
     d = np.maximum(y - line, (aa - behind) * CM_PER_DEG)
     if not style.ears:
         e = np.hypot((aa - (ea + 6)) / 20.0, (y - (cy + 0.3)) / 3.6)
@@ -151,11 +152,13 @@ def build_hair(model, vertices: np.ndarray, style: HairStyle) -> list[Part]:
     i, j = np.mgrid[0:rows, 0:cols]
     uv = np.stack([j / (cols - 1), 1 - (i * TEX_PER_ROW + 0.5 * TEX_PER_ROW) / h], -1).reshape(-1, 2)
     layers: list[Part] = []
-    for depth, cut, shade in zip(SHELL_DEPTH, SHELL_CUTOFF, SHELL_SHADE):
+    # Outermost shell first: where it is opaque, the depth test rejects the inner shells' texels
+    # before they are shaded (llvmpipe's cost is fragments).
+    for depth, cut, shade in list(zip(SHELL_DEPTH, SHELL_CUTOFF, SHELL_SHADE))[::-1]:
         pos = base + normals * (thick * depth)[..., None]
         layers.append(Part(pos.reshape(-1, 3).astype(np.float32), normals.reshape(-1, 3).astype(np.float32), tris,
                            (shade, shade, shade, 1.0), uv.astype(np.float32), tex, cut, roughness=0.65,
-                           double_sided=style.hang > 0))  # a hanging curtain is seen from inside too
+                           double_sided=False))
     if style.bun:
         layers.append(_bun(env, style, tex, hg))
     return layers

@@ -122,7 +122,9 @@ class FaceRenderer:
     # ---- attachments (hair, glasses, headwear, masks) ---------------------------------------
     def set_attachments(self, parts: dict[str, list]) -> None:
         """Replace the worn parts: name -> list of render.attachment.Part (head frame). Each name is
-        one node, in a fixed slot by sorted name, hidden unless named in render(visible=...)."""
+        one node, in a fixed slot by sorted name, hidden unless named in render(visible=...).
+        Slots lie below the face's (16): opaque parts are drawn first, so the skin they cover fails
+        the depth test instead of being shaded (pyrender draws blended meshes last anyway)."""
         pr = self.pr
         for node in self.attachment_nodes.values():
             self.scene.remove_node(node)
@@ -149,7 +151,7 @@ class FaceRenderer:
                                           indices=p.triangles, material=mat))
             if not prims:
                 continue
-            node = self._node(32 + slot, mesh=pr.Mesh(prims), matrix=np.eye(4))
+            node = self._node(4 + slot, mesh=pr.Mesh(prims), matrix=np.eye(4))
             node.mesh.is_visible = False
             self.scene.add_node(node)
             self.attachment_nodes[name] = node

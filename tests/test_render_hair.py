@@ -119,4 +119,4 @@ def test_every_style_builds_closed_geometry(face_model, hairy_identity):
             assert np.isfinite(p.positions).all() and len(p.triangles) > 0
             assert p.triangles.max() < len(p.positions)
         # The outer shell covers the crown, above the top of the head.
-        assert parts[2].positions[:, 1].max() > ident.vertices[:, 1].max(), name
+        assert parts[0].positions[:, 1].max() > ident.vertices[:, 1].max(), name
