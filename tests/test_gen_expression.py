@@ -54,10 +54,10 @@ def test_applied_on_identity(face_model):
     ident = make_identity(face_model, GenConfig.model_validate({"appearance": {"texture_size": 64}}), 0, 2)
     w = np.zeros(53, np.float32)
     w[ICT_EXPRESSIONS.index("jawOpen")] = 1.0
-    opened = face_model.shape(ident.coeffs, w)
+    opened = face_model.with_expression(ident.vertices, w)
     chin = face_model.landmarks68[8]
     assert opened[chin, 1] < ident.vertices[chin, 1] - 0.5  # chin drops by > 5 mm
-    same = face_model.shape(ident.coeffs, np.zeros(53, np.float32))
+    same = face_model.with_expression(ident.vertices, np.zeros(53, np.float32))
     np.testing.assert_allclose(same, ident.vertices, atol=1e-5)
 
 
