@@ -49,6 +49,19 @@ def test_far_tar_eer_uniqueness_on_constructed_embeddings():
     assert [p[:2] for p in m["closest_identity_pairs"]] == [[0, 2], [1, 2], [0, 1]]
 
 
+def test_uniqueness_does_not_depend_on_the_block_size():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(20), 2)
+    spread = np.linspace(0.2, 1.2, 20)[labels, None]  # identities from crowded to far apart
+    emb = (rng.normal(0, 1, (40, 128)) / np.sqrt(128) * spread).astype(np.float32)
+    whole = metrics.uniqueness(emb, labels, 0.6, chunk=1000)
+    _, means = metrics.identity_means(emb, labels)
+    d = np.linalg.norm(means[:, None] - means[None], axis=2)[np.triu_indices(20, k=1)]
+    assert 0 < whole["uniqueness"] < 1 and whole["uniqueness"] == pytest.approx((d > 0.6).mean())
+    assert whole["closest_identity_pairs"][0][2] == pytest.approx(d.min())
+    assert metrics.uniqueness(emb, labels, 0.6, chunk=3) == whole
+
+
 def test_eer_where_the_distributions_overlap():
     rate, t = metrics.eer(np.array([0.1, 0.2, 0.3, 0.7]), np.array([0.5, 0.8, 0.9, 1.0]))
     # any t in (0.5, 0.7]: one impostor accepted (1/4), one genuine rejected (1/4)

@@ -118,26 +118,40 @@ def identity_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     return uniq, sums / np.bincount(inv)[:, None]
 
 
-def uniqueness(emb: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
-    """Share of identity pairs whose mean embeddings are > threshold apart, and nearest-neighbour stats."""
-    _, means = identity_means(emb, labels)
-    if len(means) < 2:
+def uniqueness(emb: np.ndarray, labels: np.ndarray, threshold: float, chunk: int = 2048) -> dict:
+    """Share of identity pairs whose mean embeddings are > threshold apart, and nearest-neighbour stats.
+
+    All L(L-1)/2 identity pairs, in row blocks of `chunk` identities so memory stays bounded for
+    large L (the result does not depend on `chunk`)."""
+    uniq, means = identity_means(emb, labels)
+    n = len(means)
+    if n < 2:
         return {"uniqueness": None, "identity_pairs": 0, "nearest_identity_distance": None}
-    d = pairwise(means, means)
-    iu = np.triu_indices(len(means), k=1)
-    np.fill_diagonal(d, np.inf)
-    nearest = d.min(1)
-    uniq = np.unique(np.asarray(labels))
-    closest = np.argsort(d[iu], kind="stable")[:CLOSEST_PAIRS]
+    apart = 0
+    nearest = np.full(n, np.inf)
+    best = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))  # closest pairs so far
+    for start in range(0, n, chunk):
+        d = pairwise(means[start:start + chunk], means)
+        rows = np.arange(start, min(start + chunk, n))
+        d[rows - start, rows] = np.inf
+        nearest[rows] = d.min(1)
+        a, b = np.nonzero(rows[:, None] < np.arange(n)[None, :])  # upper triangle: each pair once
+        du = d[a, b]
+        apart += int((du > threshold).sum())
+        k = np.argsort(du, kind="stable")[:CLOSEST_PAIRS]
+        dist = np.r_[best[0], du[k]]
+        ia, ib = np.r_[best[1], rows[a[k]]], np.r_[best[2], b[k]]
+        keep = np.lexsort((ib, ia, dist))[:CLOSEST_PAIRS]
+        best = (dist[keep], ia[keep], ib[keep])
+    pairs = n * (n - 1) // 2
     return {
-        "uniqueness": float((d[iu] > threshold).mean()),
-        "identity_pairs": int(len(iu[0])),
+        "uniqueness": apart / pairs,
+        "identity_pairs": pairs,
         # how far each identity's mean is from the closest other identity's mean
         "nearest_identity_distance": _summary(nearest),
         "identities_with_a_twin": float((nearest <= threshold).mean()),
         # the identity pairs a recogniser finds most alike: what to look at first
-        "closest_identity_pairs": [[_plain(uniq[iu[0][k]]), _plain(uniq[iu[1][k]]), float(d[iu][k])]
-                                   for k in closest],
+        "closest_identity_pairs": [[_plain(uniq[i]), _plain(uniq[j]), float(v)] for v, i, j in zip(*best)],
     }
 
 

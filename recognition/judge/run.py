@@ -83,7 +83,10 @@ def judge(source: str, out: str | None = None, real: bool = False, max_identitie
                                  "photos laid out as ID/*.jpg|png add --real")
         faces = data.dataset_faces(source, max_identities, images_per_identity, max_yaw)
     out_dir = Path(out) if out else default_out(source)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FacesynthError(f"{out_dir}: cannot create the report folder ({e.strerror}); pass --out DIR") from None
 
     emb, found = embed_faces(faces, judge_model, out_dir, progress)
     if not found.any():
