@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from cluster.dataset import Dataset, open_dataset
-from core.atomic import atomic_write_text
+from core.atomic import atomic_path, atomic_write_text
 from core.errors import FacesynthError
 
 SHEET_IDS = 8  # contact sheet: up to 8 identities (rows) x 8 images (columns)
@@ -68,7 +68,8 @@ def contact_sheet(ds: Dataset, path: Path) -> Path:
             sheet.paste(im.resize(size), (j * size[0], r * size[1]))
     if sheet is None:
         sheet = Image.new("RGB", (112, 112), (255, 255, 255))
-    sheet.save(path)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp)
     return path
 
 
@@ -85,7 +86,8 @@ def histograms(ds: Dataset, pose_path: Path, expr_path: Path) -> tuple[Path, Pat
     axes[0].set_ylabel("images")
     fig.suptitle(f"head pose, {t.num_rows} images")
     fig.tight_layout()
-    fig.savefig(pose_path, dpi=90)
+    with atomic_path(pose_path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
 
     names = json.loads(ds.arrow().schema.metadata.get(b"facesynth.expression_names", b"[]"))
@@ -101,7 +103,8 @@ def histograms(ds: Dataset, pose_path: Path, expr_path: Path) -> tuple[Path, Pat
     a2.set_ylabel("mean weight")
     fig.suptitle("expression (ARKit blendshape weights)")
     fig.tight_layout()
-    fig.savefig(expr_path, dpi=90)
+    with atomic_path(expr_path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
     return pose_path, expr_path
 

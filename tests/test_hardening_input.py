@@ -216,3 +216,32 @@ def test_bad_background_image_refused_before_ray(case, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     import ray
     assert not ray.is_initialized()
+
+
+def test_object_store_lease_refuses_then_expires(monkeypatch):
+    """On a filesystem without locks (pyarrow's in-memory one stands in for s3/gs) the lock is
+    a lease: a live one refuses a second run, an expired one is taken over, and a holder that
+    lost its lease stops at the next renewal."""
+    import pyarrow._fs as pafs_private
+
+    from cluster import lock as lockmod
+    from cluster.storage import Out
+    fs = pafs_private._MockFileSystem()
+    fs.create_dir("bucket/ds")
+    out = Out(fs, "bucket/ds", "mock://bucket/ds")
+    monkeypatch.setattr(lockmod.time, "sleep", lambda s: None)  # the read-back wait; nothing races here
+    a = DatasetLock(out, "aaaaaaaaaaaaaaaa")
+    a.acquire()
+    with pytest.raises(Exception, match="another facesynth run.*aaaaaaaaaaaaaaaa"):
+        DatasetLock(out, "bbbbbbbbbbbbbbbb").acquire()
+    # the holder dies without releasing; once its lease has expired, the next run takes over
+    with fs.open_output_stream(out.path(LOCK)) as f:
+        rec = a.record(expires=0.0)
+        f.write(json.dumps(rec).encode())
+    b = DatasetLock(out, "bbbbbbbbbbbbbbbb")
+    b.acquire()
+    a._renewed = -1e9  # a's next renewal is due: it finds the lease is b's and stops
+    with pytest.raises(Exception, match="lost the dataset lock"):
+        a.renew()
+    b.release()
+    assert fs.get_file_info(out.path(LOCK)).type.name == "NotFound"
