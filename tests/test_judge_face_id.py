@@ -164,6 +164,8 @@ def test_real_face_embeds_stably_under_shift_and_scale(astronaut, astronaut_68, 
     d = np.linalg.norm(emb[0] - emb[1:], axis=1)
     assert d[0] < 1e-4  # same image, same embedding
     assert d[1] < 0.45  # same person, other framing: well inside dlib's 0.6
+    # an embedding does not depend on what else is in the batch (the identity filter relies on it)
+    assert np.array_equal(judge.embed_crops([b, a], [lb, la])[1], emb[0])
     # the mirror image is still the same person
     mirrored = np.c_[111 - la[:, 0], la[:, 1]][_MIRROR68]
     flipped = judge.embed_crops([np.ascontiguousarray(a[:, ::-1])], [mirrored])
