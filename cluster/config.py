@@ -72,6 +72,13 @@ class JobConfig(StrictConfig):
         if self.identity_start + self.identities > MAX_INDEX:
             raise KeyedValueError("identity_start", f"identity_start + identities must stay below 2**63 (the int64 "
                                   f"identity column); got {self.identity_start} + {self.identities}")
+        if self.render.identity_filter.enabled:
+            if self.gen.identity.min_distance > 0:
+                raise KeyedValueError("render.identity_filter.enabled", "gen.identity.min_distance also picks "
+                                      "identities; set it to 0 to use the identity filter")
+            if self.identity_start + self.identities > 2 ** 40:  # gen.identity.VARIANT_STRIDE
+                raise KeyedValueError("render.identity_filter.enabled", "needs identity_start + identities "
+                                      "<= 2**40 (candidates are drawn from indices above that)")
         return self
 
     @property

@@ -184,13 +184,17 @@ def _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress)
                 f"{cfg.ray.num_gpus_per_actor} GPU; free: {ray.available_resources()}); pass --workers N to "
                 "wait for nodes (autoscaling), or lower ray.num_cpus_per_actor / ray.num_gpus_per_actor")
         n_actors = min(workers or cap, len(pending))
+        from cluster.identity_filter import ensure_filter
+        variants = ensure_filter(ray, cfg, manifest, {"env_vars": _actor_env(cfg)})
+        if variants is not None:
+            mf.flush(o, manifest, run_id)
         actor_cls = ray.remote(RenderActor).options(
             num_cpus=cfg.ray.num_cpus_per_actor, num_gpus=cfg.ray.num_gpus_per_actor,
             max_restarts=cfg.ray.max_restarts, max_task_retries=0,
             runtime_env={"env_vars": _actor_env(cfg)})
         cfg_dict = cfg.model_dump(mode="json")
         actors = [actor_cls.remote(cfg_dict, o.uri if o.uri.startswith(("s3://", "gs://", "file://")) else o.root,
-                                   run_id) for _ in range(n_actors)]
+                                   run_id, variants) for _ in range(n_actors)]
         summary["workers"] = n_actors
         sched = Scheduler(ray, cfg, actors, pending, manifest, summary, t_mono,
                           streaming=not (address or "").startswith("ray://"))

@@ -68,6 +68,15 @@ class RunRecord(_Strict):
     started: str = Field(max_length=64)
 
 
+class IdentityFilterRecord(_Strict):
+    """The identity filter's accepted candidates (render/identity_filter.py), one per identity
+    from index 0: computed once per dataset, so a resume renders the same people."""
+    variants: list[int] = Field(max_length=100_000_000)
+    nearest: list[float] = Field(max_length=100_000_000)
+    tries: int = Field(ge=0)
+    unmet: int = Field(ge=0)
+
+
 class Manifest(_Strict):
     format: str = Field(pattern=f"^{storage.FORMAT}$")
     schema_version: int
@@ -81,6 +90,7 @@ class Manifest(_Strict):
     committed: dict[str, ShardEntry]
     complete: bool
     runs: list[RunRecord] = Field(default_factory=list)
+    identity_filter: IdentityFilterRecord | None = None
 
     @model_validator(mode="after")
     def _entries_match_layout(self):
@@ -99,6 +109,11 @@ class Manifest(_Strict):
             if e.identities != [first, end] or e.rows != (end - first) * lay.images_per_identity:
                 raise ValueError(f"committed.{key}: identities {e.identities} / rows {e.rows} do not match the "
                                  f"layout ([{first}, {end}), {(end - first) * lay.images_per_identity} rows)")
+        f = self.identity_filter
+        if f is not None and not (len(f.variants) == len(f.nearest) == lay.identity_start + lay.identities
+                                  and all(0 <= v < 65536 for v in f.variants)):
+            raise ValueError("identity_filter: needs one variant in [0, 65536) and one distance per identity "
+                             f"from 0 to {lay.identity_start + lay.identities - 1}")
         if self.complete != (len(self.committed) == lay.units):
             raise ValueError(f"complete is {self.complete} with {len(self.committed)} of {lay.units} units committed")
         return self

@@ -24,7 +24,7 @@ def _pin_egl_device() -> None:
 
 
 class RenderActor:
-    def __init__(self, cfg_dict: dict, out_uri: str, run_id: str):
+    def __init__(self, cfg_dict: dict, out_uri: str, run_id: str, variants: list[int] | None = None):
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         _pin_egl_device()
         from gen.facemodel import load_model
@@ -34,7 +34,8 @@ class RenderActor:
         self.out = resolve(out_uri)
         self.run_id = run_id  # carried by temp names: a run deletes only its own temp files
         model = load_model(self.cfg.gen.model)
-        self.maker = ImageMaker(model, self.cfg.gen, self.cfg.render, self.cfg.seed)
+        self.maker = ImageMaker(model, self.cfg.gen, self.cfg.render, self.cfg.seed,
+                                variants=None if variants is None else dict(enumerate(variants)))
         self.schema = arrow_schema(
             len(model.expr_names), keeps_full_frame(self.cfg),
             meta={"config_hash": config_hash(self.cfg), "image_format": image_format(self.cfg),

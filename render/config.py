@@ -216,6 +216,18 @@ class ImageOutputConfig(FrozenConfig):
     quality: int = Field(95, ge=1, le=100, description="JPEG quality of the stored images")
 
 
+class IdentityFilterConfig(FrozenConfig):
+    """Keep only identities the face-recognition judge tells apart (render/identity_filter.py), as
+    DCFace (Kim et al., CVPR 2023) and Vec2Face (Wu et al., 2024) filter generated identities."""
+    enabled: bool = Field(False, description="render each candidate frontal and neutral, embed it with "
+                                             "dlib's recogniser, and redraw it while it lies within "
+                                             "min_distance of an identity accepted before it")
+    min_distance: float = Field(0.5, gt=0, le=2, description="dlib embedding distance (0.6 = dlib's "
+                                                             "same-person threshold)")
+    max_tries: int = Field(8, ge=1, le=1000, description="candidates per identity; after the last one the "
+                                                         "farthest candidate is kept (and counted)")
+
+
 class RenderConfig(FrozenConfig):
     pose: PoseConfig = Field(default_factory=PoseConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
@@ -225,6 +237,7 @@ class RenderConfig(FrozenConfig):
     output: ImageOutputConfig = Field(default_factory=ImageOutputConfig)
     expressions: bool = Field(True, description="draw expressions from gen's expression distribution "
                                                 "(false: neutral faces)")
+    identity_filter: IdentityFilterConfig = Field(default_factory=IdentityFilterConfig)
 
 
 def load_render_config(path: str | Path) -> RenderConfig:

@@ -1,0 +1,91 @@
+"""The identity filter (render/identity_filter.py, cluster/identity_filter.py)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cluster.config import parse_job_config
+from core.errors import FacesynthError
+from render.config import IdentityFilterConfig
+from render.identity_filter import candidate_probe, run_filter, select
+
+
+def _embedder(table: dict[tuple[int, int], list[float]]):
+    def embed(i, t):
+        e = np.zeros(128, np.float32)
+        e[:2] = table[(i, t)]
+        return e
+    return embed
+
+
+def test_greedy_keeps_the_first_far_candidate_and_else_the_farthest():
+    table = {(0, 0): [0, 0],
+             (1, 0): [0.1, 0], (1, 1): [1.0, 0], (1, 2): [0, 2.0],  # t=1 is the first far one
+             (2, 0): [0.2, 0.1], (2, 1): [0.9, 0.1], (2, 2): [0.5, 0.3]}  # none far: farthest (t=2)
+    r = select(IdentityFilterConfig(enabled=True, min_distance=0.6, max_tries=3), _embedder(table), 3)
+    assert r.variants.tolist() == [0, 1, 2]
+    assert r.unmet == 1 and r.tries == 1 + 2 + 3
+    assert r.nearest[1] == pytest.approx(1.0) and r.nearest[2] == pytest.approx(np.hypot(0.5, 0.3), abs=1e-6)
+    assert json.loads(json.dumps(r.to_json()))["nearest"][0] == -1.0  # the first has no neighbour
+
+
+def test_filter_is_deterministic_and_the_maker_renders_the_accepted_candidate(face_model):
+    from render.judges.face_id import FaceIdJudge
+    from render.pipeline import ImageMaker
+    cfg = parse_job_config({"seed": 4, "identities": 5, "images_per_identity": 1,
+                            "gen": {"appearance": {"texture_size": 128}},
+                            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3}}})
+    a = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 5)
+    b = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 5)
+    assert a.to_json() == b.to_json()
+    assert a.tries >= 5
+    # the record of identity i is the person the filter accepted
+    maker = ImageMaker(face_model, cfg.gen, cfg.render, cfg.seed, variants=dict(enumerate(a.variants)))
+    judge = FaceIdJudge()
+    try:
+        for i, t in enumerate(a.variants):
+            crop, lm = candidate_probe(maker, i, int(t))
+            ident = maker.identity(i)
+            assert ident.index == i and ident.variant == t
+            assert ident.attributes == __import__("gen.identity", fromlist=["x"]).make_identity(
+                face_model, cfg.gen, cfg.seed, i, variant=int(t)).attributes
+        e0 = judge.embed_crops([candidate_probe(maker, 0, 0)[0]], [candidate_probe(maker, 0, 0)[1]])[0]
+        e1 = judge.embed_crops([candidate_probe(maker, 0, 1)[0]], [candidate_probe(maker, 0, 1)[1]])[0]
+        assert np.linalg.norm(e0 - e1) > 0.1  # another candidate is another person
+    finally:
+        maker.close()
+
+
+@pytest.mark.parametrize("patch,key", [
+    ({"render": {"identity_filter": {"min_distance": 0}}}, "render.identity_filter.min_distance"),
+    ({"render": {"identity_filter": {"max_tries": 0}}}, "render.identity_filter.max_tries"),
+    ({"render": {"identity_filter": {"enabled": "yes please"}}}, "render.identity_filter.enabled"),
+    ({"render": {"identity_filter": {"enabled": True}}, "gen": {"identity": {"min_distance": 5}}},
+     "render.identity_filter.enabled"),
+    ({"render": {"identity_filter": {"enabled": True}}, "identity_start": 2 ** 41}, "render.identity_filter.enabled"),
+])
+def test_config_is_validated(patch, key):
+    with pytest.raises(FacesynthError, match=key.replace(".", r"\.")):
+        from core.config import parse_model
+        from cluster.config import JobConfig
+        parse_model(JobConfig, {"identities": 4, "images_per_identity": 2, **patch})
+
+
+def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, face_model):
+    from cluster.job import generate
+    from cluster.dataset import open_dataset
+    body = {"seed": 3, "identities": 4, "images_per_identity": 2, "gen": {"appearance": {"texture_size": 128}},
+            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3}},
+            "ray": {"unit_identities": 2}}
+    cfg = parse_job_config(body)
+    out = tmp_path / "ds"
+    generate(cfg, str(out), workers=1, progress=False)
+    m = json.loads((out / "_manifest.json").read_text())
+    f = m["identity_filter"]
+    assert len(f["variants"]) == 4 and f["tries"] >= 4 and m["complete"]
+    direct = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 4)
+    assert f["variants"] == direct.variants.tolist()
+    rows = open_dataset(str(out)).read(columns=["identity", "image_index"]).to_pylist()
+    assert sorted((r["identity"], r["image_index"]) for r in rows) == [(i, j) for i in range(4) for j in range(2)]
