@@ -325,11 +325,40 @@ class AccessoriesConfig(FrozenConfig):
         return self
 
 
+class AgingConfig(FrozenConfig):
+    """Each identity is shown at `stages` ages spread over `span` years (gen/aging/). Curves of each
+    sign against age and their sources are in gen/aging/curves.py; the strengths below scale them."""
+    enabled: bool = Field(True, description="age the faces (False: every identity looks as it did before aging existed)")
+    base_age: Range = Field(default_factory=lambda: Range(min=18, max=85),
+                            description="years: the middle of an identity's age span is drawn uniformly here; "
+                                        "the span is shifted to stay inside this range")
+    span: float = Field(20.0, ge=0, le=80, description="years between an identity's youngest and oldest image")
+    stages: int = Field(3, ge=1, le=8, description="ages per identity, evenly spaced over the span (its maps "
+                                                   "are built once per stage)")
+    stage_run: int = Field(16, ge=1, le=10_000, description="consecutive images of an identity that share a "
+                                                            "stage (a worker rebuilds maps at most once per run)")
+    wrinkles: float = Field(1.0, ge=0, le=3, description="wrinkle depth multiplier")
+    spots: float = Field(1.0, ge=0, le=3, description="age spot (solar lentigo) count multiplier")
+    tone: float = Field(1.0, ge=0, le=3, description="uneven pigmentation multiplier")
+    graying: float = Field(1.0, ge=0, le=3, description="multiplies the speed of hair graying")
+    recession_prob: float = Field(0.45, ge=0, le=1, description="share of identities whose hairline recedes "
+                                                                "and thins with age")
+    sagging: float = Field(1.0, ge=0, le=3, description="soft-tissue change (jowls, bags, folds, sagging; "
+                                                        "fuller young faces) multiplier")
+
+    @model_validator(mode="after")
+    def _ages(self):
+        if self.base_age.min < 0 or self.base_age.max > 110:
+            raise ValueError("base_age: years in [0, 110]")
+        return self
+
+
 class GenConfig(FrozenConfig):
     model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
     expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
+    aging: AgingConfig = Field(default_factory=AgingConfig)
     hair_style: HairStyleConfig = Field(default_factory=HairStyleConfig)
     accessories: AccessoriesConfig = Field(default_factory=AccessoriesConfig)
 

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gen.aging import draw_traits, identity_ages, look
+from gen.aging.shape import aged_vertices
 from gen.appearance import make_appearance, sample_attributes
+from gen.appearance.attributes import darkness
 from gen.config import GenConfig, IdentityConfig
 from core.errors import FacesynthError
 from core.rng import stream
 from gen.modelcache import FaceModel
+from gen.uvmaps import face_layout
 
 STREAM_SHAPE = 1
 STREAM_APPEARANCE = 2
@@ -42,6 +46,8 @@ class Identity:
     maps: dict[str, np.ndarray]  # albedo (S,S,3) uint8 sRGB, roughness/specular (S,S) uint8, *_head
     colors: dict[str, tuple[int, int, int]]  # sRGB of parts without a map (iris, sclera, teeth, gums...)
     attributes: dict = field(default_factory=dict)  # JSON-able metadata
+    age: float | None = None  # years shown by vertices and maps (None: aging off)
+    stage: int = 0  # which of the identity's age stages (gen/aging/ages.py)
 
 
 def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np.ndarray:
@@ -143,15 +149,49 @@ def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int)
     return sample_attributes(cfg.appearance, stream(seed, STREAM_APPEARANCE, index))
 
 
-def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> Identity:
+def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int, stage: int = 0) -> Identity:
+    """Identity `index` at its age stage `stage` (gen/aging/; 0 = its youngest age). Every stage
+    has the same shape coefficients and features; only the signs of age differ."""
+    if not cfg.aging.enabled:
+        return _build(model, cfg, seed, index, None, 0)
+    ages = identity_ages(cfg.aging, seed, index)
+    if not 0 <= stage < len(ages.stages):
+        raise FacesynthError(f"stage={stage}: identities have aging.stages={cfg.aging.stages} age stages "
+                             f"(0..{cfg.aging.stages - 1})")
+    return _build(model, cfg, seed, index, ages.stages[stage], stage)
+
+
+def identity_at_age(model: FaceModel, cfg: GenConfig, seed: int, index: int, years: float) -> Identity:
+    """Identity `index` at any age (previews: one person from 20 to 80); stage is -1."""
+    if not cfg.aging.enabled:
+        raise FacesynthError("aging.enabled is false: turn it on to show an identity at other ages")
+    return _build(model, cfg, seed, index, float(years), -1)
+
+
+def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float | None, stage: int) -> Identity:
     coeffs = identity_coeffs(model, cfg, seed, index)
     vertices = model.shape(coeffs)
     rng = stream(seed, STREAM_APPEARANCE, index)
-    app = make_appearance(model, cfg.appearance, rng)
+    attrs = sample_attributes(cfg.appearance, rng)
+    lk = None
+    if age is not None:
+        lay = face_layout(model, cfg.appearance.texture_size)
+        traits = draw_traits(cfg.aging, seed, index, darkness(attrs["skin"]["melanin"]), lay.lm3)
+        lk = look(cfg.aging, traits, age)
+        vertices = aged_vertices(model, vertices, lk)
+    app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk)
     attrs = dict(app.attributes, model=model.name, model_version=model.version,
                  shape_tries=identity_tries(model, cfg, seed, index))
+    if lk is not None:
+        hair = attrs["hair"]
+        attrs["age"] = {"years": age, "stage": int(stage),
+                        "stages": list(identity_ages(cfg.aging, seed, index).stages),
+                        "gray_onset": round(lk.traits.gray_onset, 2), "recedes": lk.traits.recedes,
+                        "natural_hair_srgb": hair["srgb"], "natural_hairline": hair["hairline"]}
+        # What this age shows (hair geometry reads these): greyed colour, receded hairline.
+        attrs["hair"] = dict(hair, srgb=list(app.colors["hair"]), hairline=hair["hairline"] + lk.hairline_shift)
     return Identity(index=int(index), seed=int(seed), coeffs=coeffs, vertices=vertices,
-                    maps=app.maps, colors=app.colors, attributes=attrs)
+                    maps=app.maps, colors=app.colors, attributes=attrs, age=age, stage=int(stage))
 
 
 def identity_hash(identity: Identity, maps: bool = True) -> str:

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from core.atomic import commit
 from core.errors import FacesynthError
 from core.paths import dev_shared_dir, facesynth_home
 from gen import bfm, ict
@@ -65,7 +66,7 @@ def download(url: str, dest_dir: Path, timeout: float = 60.0) -> Path:
                     bar.update(len(chunk))
             if total and out.tell() != total:
                 raise FacesynthError(f"{url}: download truncated ({out.tell()} of {total} bytes); try again")
-        os.replace(tmp, final)
+        commit(tmp, final)
     except (urllib.error.URLError, OSError) as e:
         os.unlink(tmp)
         raise FacesynthError(f"{url}: download failed ({e}); set {ICT_ENV} to a local copy of ICT-FaceKit") from None

@@ -43,6 +43,29 @@ def _renders(args) -> int:
     return 0
 
 
+def _ages(args) -> int:
+    from core.errors import FacesynthError
+    from render.pipeline import ImageMaker
+    from render.preview import ages_sheet, clean, save_png
+    if args.identity < 0 or args.seed < 0:
+        raise FacesynthError(f"--identity {args.identity} --seed {args.seed}: both must be non-negative integers")
+    if args.n < 2:
+        raise FacesynthError(f"--n {args.n}: show at least 2 ages")
+    try:
+        ages = [float(a) for a in args.ages.split(",")] if args.ages else [20.0 + 60.0 * k / (args.n - 1)
+                                                                           for k in range(args.n)]
+    except ValueError:
+        ages = []
+    if not ages or min(ages) < 0 or max(ages) > 110:
+        raise FacesynthError(f"--ages {args.ages}: give comma-separated ages in years, 0-110")
+    model, gen_cfg, render_cfg = _load(args)
+    maker = ImageMaker(model, gen_cfg, clean(render_cfg), args.seed)
+    with _bar(len(ages), "ages") as bar:
+        sheet = ages_sheet(maker, [args.identity], ages, tile=args.tile, progress=bar.update)
+    print(f"wrote {save_png(sheet, args.out)} (identity {args.identity} at {', '.join(f'{a:g}' for a in ages)})")
+    return 0
+
+
 def _poses(args) -> int:
     from core.overrides import load_with_overrides
     from render.config import RenderConfig
@@ -81,6 +104,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--landmarks", action="store_true", help="draw the 5 alignment points")
     common(p)
     p.set_defaults(func=_renders)
+
+    p = psub.add_parser("ages", help="one identity at ages from 20 to 80 (gen/aging/)")
+    p.add_argument("--identity", type=int, required=True, help="identity index")
+    p.add_argument("--n", type=int, default=7, help="number of ages, evenly from 20 to 80 (default 7)")
+    p.add_argument("--ages", help="comma-separated ages in years instead, e.g. 25,45,65")
+    p.add_argument("--tile", type=int, default=112)
+    common(p)
+    p.set_defaults(func=_ages)
 
     p = psub.add_parser("poses", help="histogram of sampled poses against the configured distribution")
     p.add_argument("--n", type=int, default=10000)

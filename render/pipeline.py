@@ -11,6 +11,7 @@ distance. So the frame-to-crop warp is close to 1:1 in scale for any distance.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ class ImageMaker:
         self._lm = np.asarray(model.landmarks68, np.int64)
         self._mouth_units = np.array([n.startswith(MOUTH_OPEN_UNITS) for n in model.expr_names])
         self._identities: OrderedDict[int, object] = OrderedDict()
+        self._staged: OrderedDict[tuple[int, int], object] = OrderedDict()  # (identity, age stage)
         self._cache_size = identity_cache
 
     # ---- identities ---------------------------------------------------------------------------
@@ -92,8 +94,27 @@ class ImageMaker:
 
     def render(self, identity, j: int) -> ImageRecord:
         """The record of image j of `identity` (see docs/render.md for the fields)."""
+        identity, age = self.at_age(identity, j)
         r = self.render_scene(identity, self.scene(identity.index, j))
-        return self.record(identity, r)
+        # aging: the record keeps the age this image shows (record() itself is untouched).
+        return dataclasses.replace(self.record(identity, r), age=age)
+
+    def at_age(self, identity, j: int):
+        """(identity at the age stage of image j, that age in years) (gen/aging/ages.py). Stages
+        other than the one passed in are built once and cached beside the identity cache."""
+        from gen.aging import image_age
+        stage, age = image_age(self.gen_cfg.aging, self.seed, identity.index, j)
+        if identity.stage == stage:
+            return identity, age
+        key = (identity.index, stage)
+        if key in self._staged:
+            self._staged.move_to_end(key)
+            return self._staged[key], age
+        from gen.identity import make_identity
+        aged = self._staged[key] = make_identity(self.model, self.gen_cfg, self.seed, identity.index, stage)
+        while len(self._staged) > self._cache_size * self.gen_cfg.aging.stages:
+            self._staged.popitem(last=False)
+        return aged, age
 
     def render_scene(self, identity, scene: Scene) -> Rendered:
         cfg, out = self.cfg, self.cfg.output

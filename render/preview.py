@@ -1,4 +1,5 @@
-"""Contact sheets and the pose histogram (docs/identities.png, docs/renders.png, docs/poses.png)."""
+"""Contact sheets and the pose histogram (docs/identities.png, docs/renders.png, docs/poses.png,
+docs/ages.png)."""
 from __future__ import annotations
 
 import dataclasses
@@ -85,6 +86,36 @@ def renders_sheet(maker, identities: int = 4, per: int = 8, tile: int = 112, yaw
                 progress(1)
         rows.append(np.concatenate(row, 1))
     return np.concatenate(rows, 0)
+
+
+AGES = (20.0, 32.0, 44.0, 56.0, 68.0, 80.0)
+
+
+def ages_sheet(maker, identities, ages=AGES, tile: int = 112, yaw: float = 20.0, labels: bool = True,
+               progress=None) -> np.ndarray:
+    """One row per identity: the same person at each of `ages` (years), studio light, neutral face,
+    one pose per row; a header row labels the ages."""
+    from gen.identity import identity_at_age
+    rows = []
+    for n, i in enumerate(identities):
+        s = dataclasses.replace(maker.scene(i, 0), yaw=yaw if n % 2 == 0 else -yaw, pitch=0.0, roll=0.0,
+                                distance=80.0, zoom=1.0, shift=(0.0, 0.0, 0.0), ambient=0.3, lights=STUDIO_LIGHTS,
+                                expression=None)
+        row = []
+        for a in ages:
+            ident = identity_at_age(maker.model, maker.gen_cfg, maker.seed, int(i), a)
+            row.append(_tile(maker.render_scene(ident, s).clean_crop, tile))
+            if progress:
+                progress(1)
+        rows.append(np.concatenate(row, 1))
+    sheet = np.concatenate(rows, 0)
+    if labels:
+        head = np.full((18, sheet.shape[1], 3), 255, np.uint8)
+        for k, a in enumerate(ages):
+            cv2.putText(head, f"{a:g}", (k * tile + tile // 2 - 8, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+        sheet = np.concatenate([head, sheet], 0)
+    return sheet
 
 
 def sample_poses(cfg: RenderConfig, n: int, seed: int = 0) -> np.ndarray:

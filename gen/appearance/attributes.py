@@ -21,6 +21,11 @@ def _biased(probs: dict[str, float], favoured: tuple[str, ...], share: float) ->
         return dict(probs)
     return {k: (1 - share) * v / tot + (share * fav.get(k, 0.0) / ftot) for k, v in probs.items()}
 
+def darkness(melanin: float) -> float:
+    """0 for the lightest skin of the default melanin range, 1 for the darkest (log scale)."""
+    return float(np.clip((np.log(melanin) - _MEL_LO) / (_MEL_HI - _MEL_LO), 0, 1))
+
+
 def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
     """All per-identity appearance choices (JSON-able), drawn before any texel is touched."""
     s, h, e, mk, sf = cfg.skin, cfg.hair, cfg.eyes, cfg.marks, cfg.surface
@@ -31,7 +36,7 @@ def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
     oxy = s.oxygenation.draw(rng)
     base = skin.linear_rgb(melanin, blood, oxy)
     lab = skin.lab(base)
-    dark = float(np.clip((np.log(melanin) - _MEL_LO) / (_MEL_HI - _MEL_LO), 0, 1))
+    dark = darkness(melanin)
     hair_name = weighted_choice(rng, _biased(h.color_probs, _DARK_HAIR, h.dark_bias * dark))
     iris_name = weighted_choice(rng, _biased(e.iris_probs, _BROWN_IRIS, e.dark_bias * dark))
     facial = weighted_choice(rng, h.facial_hair_styles) if rng.random() < h.facial_hair_prob else "none"

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen import skin
+from gen.aging.skinage import age_skin
+from gen.aging.traits import AgeLook
 from gen.appearance.attributes import sample_attributes
 from gen.appearance.brows import brow_strokes, lash_line
 from gen.appearance.hair import facial_hair, hair_statics, scalp
 from gen.appearance.materials import flat_colors, lash_color, surface_maps, to_u8
-from gen.appearance.paint import composite, linear, noise
+from gen.appearance.paint import composite, linear, noise, srgb8
 from gen.appearance.tone import SkinTone, skin_layer
 from gen.config import AppearanceConfig
 from gen.modelcache import FaceModel
@@ -36,33 +38,54 @@ def _paint(into: np.ndarray, box: tuple, a: np.ndarray) -> None:
     into[r0:r1, c0:c1] = np.maximum(into[r0:r1, c0:c1], a)
 
 
+# Linear RGB that greying hair blends towards: a mix of white and unpigmented grey strands.
+GREY_HAIR = linear((208, 205, 200)).astype(np.float32)
+
+
+def _greyed(hair_lin: np.ndarray, share: float) -> np.ndarray:
+    return hair_lin if share <= 0 else ((1 - share) * hair_lin + share * GREY_HAIR).astype(np.float32)
+
+
 def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Generator,
-                    attrs: dict | None = None) -> Appearance:
-    """Maps, flat colours and attributes of one identity, drawn from `rng`."""
+                    attrs: dict | None = None, aging: AgeLook | None = None) -> Appearance:
+    """Maps, flat colours and attributes of one identity, drawn from `rng`; `aging` paints it at
+    one age (gen/aging/). Aging changes values only, never what is drawn from `rng`, so every age
+    of an identity shares its features."""
     lay = face_layout(model, cfg.texture_size)
     attrs = attrs if attrs is not None else sample_attributes(cfg, rng)
     tone = SkinTone.of(attrs["skin"])
-    lin = skin_layer(rng, lay, attrs, tone, cfg.skin.noise)
+    lin = skin_layer(rng, lay, attrs, tone, cfg.skin.noise, aging.lip_red if aging else 1.0)
+    if aging is not None:
+        age_skin(lin, lay, aging, tone.mel_dir)
 
     # Hair layers, composited in linear RGB; hair_alpha keeps their coverage for the surface maps.
     hair_lin = linear(attrs["hair"]["srgb"]).astype(np.float32)
+    scalp_lin, brow_lin, beard_lin = hair_lin, hair_lin, hair_lin
+    if aging is not None:
+        scalp_lin, beard_lin = _greyed(hair_lin, aging.gray_scalp), _greyed(hair_lin, aging.gray_beard)
+        brow_lin = _greyed(hair_lin, aging.gray_brows)
     hair_alpha = np.zeros((lay.size, lay.size), np.float32)
     canvas, box = brow_strokes(rng, lay, attrs)
     r0, r1, c0, c1 = box
     a = canvas.astype(np.float32) * (1 / 255) * (1 - lay.masks["eye_open"][r0:r1, c0:c1])
-    composite(lin, a, (hair_lin * attrs["brows"]["darken"]).astype(np.float32), box)
+    composite(lin, a, (brow_lin * attrs["brows"]["darken"]).astype(np.float32), box)
     _paint(hair_alpha, box, a)
     canvas, box = lash_line(lay)
     composite(lin, canvas.astype(np.float32) * (0.8 / 255), lash_color(hair_lin).astype(np.float32), box)
     st = hair_statics(lay)
     if attrs["facial_hair"] != "none":
-        _paint(hair_alpha, st.beard_box, facial_hair(rng, attrs["facial_hair"], st, hair_lin, lin))
+        _paint(hair_alpha, st.beard_box, facial_hair(rng, attrs["facial_hair"], st, beard_lin, lin))
     hr = attrs["hair"]
+    hairline, density = hr["hairline"], 1.0
+    if aging is not None:
+        hairline, density = hairline + aging.hairline_shift, aging.scalp_density
     if hr["scalp"]:
-        _paint(hair_alpha, st.scalp.box, scalp(rng, lay.masks, st.scalp, hr["hairline"], hair_lin, lin))
-    rough, spec = surface_maps(rng, lay.masks, attrs["surface"], hair_alpha)
-    lin_h, hair_h = _head_tile(rng, lay, attrs, tone, cfg.skin.noise, hair_lin)
+        _paint(hair_alpha, st.scalp.box, scalp(rng, lay.masks, st.scalp, hairline, scalp_lin, lin, density))
     sf = attrs["surface"]
+    if aging is not None:
+        sf = dict(sf, roughness=sf["roughness"] + aging.surface[0], specular=sf["specular"] + aging.surface[1])
+    rough, spec = surface_maps(rng, lay.masks, sf, hair_alpha)
+    lin_h, hair_h = _head_tile(rng, lay, attrs, tone, cfg.skin.noise, scalp_lin, hairline, density)
     maps = {
         "albedo": skin.to_srgb8(lin),
         "roughness": to_u8(rough),
@@ -71,11 +94,15 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
         "roughness_head": to_u8(sf["roughness"] + (0.85 - sf["roughness"]) * hair_h),
         "specular_head": to_u8(sf["specular"] - (sf["specular"] - 0.2) * hair_h),
     }
-    return Appearance(maps, flat_colors(attrs, tone.lip_col, tone.base), attrs)
+    colors = flat_colors(attrs, tone.lip_col, tone.base)
+    if aging is not None:
+        colors["hair"] = srgb8(scalp_lin)
+        colors["brow"] = srgb8(brow_lin * attrs["brows"]["darken"])
+    return Appearance(maps, colors, attrs)
 
 
-def _head_tile(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: float,
-               hair_lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _head_tile(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: float, hair_lin: np.ndarray,
+               hairline: float, density: float) -> tuple[np.ndarray, np.ndarray]:
     """Back-of-head tile: skin, dark mouth and eye sockets, scalp hair. Facial hair stays on the
     face tile: the beard area (down the neck to the sideburns in front of the ears) lies inside it.
     Returns linear RGB and hair coverage."""
@@ -91,5 +118,5 @@ def _head_tile(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: floa
     if attrs["hair"]["scalp"]:
         st = hair_statics(lay)
         r0, r1, c0, c1 = st.head_scalp.box
-        hair_h[r0:r1, c0:c1] = scalp(rng, hm, st.head_scalp, attrs["hair"]["hairline"], hair_lin, lin_h)
+        hair_h[r0:r1, c0:c1] = scalp(rng, hm, st.head_scalp, hairline, hair_lin, lin_h, density)
     return lin_h, hair_h

@@ -134,7 +134,7 @@ def facial_hair(rng, style: str, st: HairStatics, hair_lin: np.ndarray, lin: np.
 
 
 def scalp(rng, m: dict[str, np.ndarray], sf: StrandField, hairline: float, hair_lin: np.ndarray,
-           lin: np.ndarray) -> np.ndarray:
+          lin: np.ndarray, density: float = 1.0) -> np.ndarray:
     """Composite scalp hair into one tile; returns its coverage (box-sized). The hairline is a
     soft, irregular ramp made of single strands (the threshold trick of `facial_hair`)."""
     r0, r1, c0, c1 = sf.box
@@ -147,7 +147,11 @@ def scalp(rng, m: dict[str, np.ndarray], sf: StrandField, hairline: float, hair_
     f = field - 2.0 * hairline * fw + 0.25 * lowf + 0.12 * midf
     dens = smoothstep(f, -0.5, 0.6)
     rank, tint = sf.window(rng)
-    a = np.maximum(smoothstep(rank - 1.0 + dens, 0.0, 0.2) * 0.9, smoothstep(f, 0.1, 0.9) * 0.97)
+    under = smoothstep(f, 0.1, 0.9) * 0.97
+    if density != 1.0:  # thinning with age: fewer strands, and the skin shows through the undercoat
+        dens *= density
+        under *= density ** 2
+    a = np.maximum(smoothstep(rank - 1.0 + dens, 0.0, 0.2) * 0.9, under)
     a *= 1 - m["ear"][r0:r1, c0:c1]
     composite(lin, a, hair_lin * tint[..., None], sf.box)
     return a

@@ -37,10 +37,11 @@ class SkinTone:
         return cls(base, blood_dir, mel_dir, eye_dir, lip_col, np.log(lip_col) - log_base)
 
 
-def skin_layer(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: float) -> np.ndarray:
+def skin_layer(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: float,
+               lip_red: float = 1.0) -> np.ndarray:
     """Linear RGB (S,S,3) float32 face-tile skin: region colours (flush, eyes, lips), blood and
     luminance noise and blemishes at half resolution (all smooth), upsampled; then freckles and
-    moles at full resolution."""
+    moles at full resolution. `lip_red` < 1 pales the lips (aging)."""
     S = lay.size
     H = S // 2
     blood_dyn = noise(rng, 20, H) * (noise_sd * 2.0)
@@ -50,6 +51,8 @@ def skin_layer(rng, lay: FaceLayout, attrs: dict, tone: SkinTone, noise_sd: floa
     K[..., :3] = lay.half_stack  # flush (cheek + nose + chin), eyes, lips
     K[..., 0] *= attrs["skin"]["cheek_blood"]
     K[..., 0] += blood_dyn
+    if lip_red != 1.0:
+        K[..., 2] *= lip_red
     K[..., 3] = n_lum
     K[..., 4] = 1.0
     T = np.stack([tone.blood_dir, tone.eye_dir, tone.lip_dir, np.ones(3), np.log(tone.base)]).astype(np.float32)
