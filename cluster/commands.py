@@ -1,4 +1,4 @@
-"""`facesynth generate | inspect | submit` (registered through the facesynth.commands entry point)."""
+"""`facesynth generate | inspect | verify | submit` (registered by cluster/cli.py from its module list)."""
 from __future__ import annotations
 
 import argparse
