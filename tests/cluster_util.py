@@ -96,11 +96,27 @@ def kill_tree(pgid: int, sig=signal.SIGKILL, wait_s: float = 10.0, also=()) -> N
         time.sleep(0.1)
 
 
-def processes_matching(prefix: str) -> list[int]:
-    """Pids whose command line starts with `prefix` (Ray titles workers "ray::Class.method")."""
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (an embedded Ray's raylet and its workers are below the driver)."""
+    t = _proc_table()
+    found, todo = set(), [pid]
+    while todo:
+        x = todo.pop()
+        for p, (pp, _, _) in t.items():
+            if pp == x and p not in found:
+                found.add(p)
+                todo.append(p)
+    return found
+
+
+def processes_matching(prefix: str, under: int | None = None) -> list[int]:
+    """Pids whose command line starts with `prefix` (Ray titles workers "ray::Class.method"),
+    only among the descendants of `under` where given: other sessions on the machine may run
+    actors of the same name, and they are not ours to kill."""
+    mine = descendants(under) if under is not None else None
     out = []
     for d in os.listdir("/proc"):
-        if d.isdigit():
+        if d.isdigit() and (mine is None or int(d) in mine):
             try:
                 if Path(f"/proc/{d}/cmdline").read_bytes().startswith(prefix.encode()):
                     out.append(int(d))

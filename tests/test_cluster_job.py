@@ -150,7 +150,7 @@ def test_killed_actor_is_restarted_and_its_unit_retried(ray_local, tmp_path):
     killed = None
     deadline = time.monotonic() + 120
     while th.is_alive() and killed is None and time.monotonic() < deadline:
-        busy = processes_matching("ray::RenderActor.run_unit")
+        busy = processes_matching("ray::RenderActor.run_unit", under=os.getpid())  # our Ray's actors only
         if busy:  # an actor in the middle of a unit: pre-empt it
             os.kill(busy[0], signal.SIGKILL)
             killed = busy[0]
