@@ -3,7 +3,8 @@
 Layout of the table follows the TBGAN paper (ECCV 2020, Table 3): one row per training set,
 one column per verification benchmark, and a gain row. Without real data (the embedded
 default), it trains on synthetic data only and tests on a held-out synthetic
-frontal-vs-profile set rendered from identities never used in training.
+frontal-vs-profile set and a cross-age (AgeDB-30-like) set, both rendered from identities
+never used in training.
 """
 from __future__ import annotations
 
@@ -113,6 +114,33 @@ def heldout_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
     return write_heldout_bin(path, table, h.pairs_per_fold, h.frontal_max_yaw, h.profile_min_yaw, seed=0)
 
 
+def cross_age_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
+    """The AgeDB-30-like held-out .bin (recognition/heldout_age.py): given, cached, or rendered."""
+    a = cfg.heldout_cross_age
+    if a.bin is not None:
+        if not Path(a.bin).is_file():
+            raise FacesynthError(f"heldout_cross_age.bin: {a.bin} not found")
+        return Path(a.bin)
+    path = Path(cfg.out) / "heldout_cross_age.bin"
+    if path.is_file():
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cluster.config import parse_job_config
+    from recognition.data.parquet import shard_files
+    from recognition.heldout_age import cross_age_job_data, write_cross_age_bin
+    spec = a.job or cfg.heldout.job or cfg.synthetic.job
+    h = cfg.heldout
+    if h.enabled and h.bin is None:  # start after the frontal-profile identities too
+        train_end = max(h.identity_offset, train_end) + h.identities
+    job = parse_job_config(cross_age_job_data(a, spec, train_end), "heldout_cross_age job")
+    shards = _generate(job, Path(cfg.out) / "heldout_cross_age", a.workers)
+    cols = ["image", "identity", "image_index", "age"]
+    table = pa.concat_tables([pq.read_table(f, columns=cols) for f in shard_files(shards)])
+    return write_cross_age_bin(path, table, a.pairs_per_fold, a.min_age_gap, a.negatives, a.matched_max_gap, seed=0)
+
+
 # ------------------------------------------------------------------ runs
 
 def train_config(t: TrainTemplate, sources: list[SourceConfig], combine: str, out: Path, seed: int,
@@ -202,12 +230,14 @@ def run(cfg: BenchmarkConfig) -> dict:
             raise FacesynthError(f"real: {s.path} not found; fix the path")
     syn = synthetic_shards(cfg) if cfg.synthetic is not None else None
     bins = list(cfg.bins)
+    train_end = 0
+    if syn is not None and (cfg.heldout.enabled or cfg.heldout_cross_age.enabled):
+        from recognition.data.parquet import ParquetSource
+        train_end = int(ParquetSource(syn, preload_mb=0).identities.max()) + 1
     if cfg.heldout.enabled:
-        train_end = 0
-        if syn is not None:
-            from recognition.data.parquet import ParquetSource
-            train_end = int(ParquetSource(syn, preload_mb=0).identities.max()) + 1
         bins.append(str(heldout_bin(cfg, train_end)))
+    if cfg.heldout_cross_age.enabled:
+        bins.append(str(cross_age_bin(cfg, train_end)))
     sets = [ev.set_name(b) for b in bins]
     accs: dict[str, dict[str, list[float]]] = {}
     fold_std: dict[str, dict[str, float]] = {}

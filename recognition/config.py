@@ -183,6 +183,50 @@ class HeldoutConfig(StrictConfig):
         return v
 
 
+class HeldoutCrossAgeConfig(StrictConfig):
+    """Synthetic AgeDB-30-like verification set: held-out identities rendered with aging on, each
+    at `stages` ages over `span` years; positive pairs are >= min_age_gap years apart (AgeDB-30:
+    Moschoglou et al., CVPR-W 2017, pairs 30 years apart)."""
+    enabled: bool = True
+    bin: Optional[str] = Field(None, description="use this existing cross-age .bin instead of rendering one")
+    job: Optional[Union[str, dict]] = Field(
+        None, description="JobConfig (path or mapping) to render with; defaults to heldout.job, then synthetic.job")
+    identities: int = Field(200, ge=20, description="held-out identities (split over the 10 folds)")
+    min_age: float = Field(18.0, ge=0, le=110, description="youngest age any held-out image may show, years")
+    max_age: float = Field(85.0, ge=0, le=110, description="oldest age any held-out image may show, years")
+    span: float = Field(45.0, ge=0, le=80, description="years between each identity's youngest and oldest image")
+    stages: int = Field(4, ge=2, le=8, description="ages per identity, evenly over the span (4 over 45: 15 apart)")
+    images_per_stage: int = Field(1, ge=1, le=16, description="images rendered at each age")
+    max_yaw: float = Field(20.0, ge=0, le=90, description="|yaw| limit, degrees: near-frontal, like AgeDB's "
+                                                          "photos, so age rather than pose is what varies")
+    min_age_gap: float = Field(30.0, gt=0, description="positive pairs are at least this many years apart")
+    negatives: Literal["gap", "matched", "any"] = Field(
+        "gap", description="gap: negative pairs are also >= min_age_gap apart, so the gap says nothing about "
+                           "the label; matched: within matched_max_gap years of each other (the hardest for a "
+                           "model that links faces by apparent age); any: no age condition")
+    matched_max_gap: float = Field(5.0, ge=0, description="negatives: matched: largest age gap of a negative pair")
+    pairs_per_fold: int = Field(80, ge=2, description="pairs in each of the 10 folds, half positive")
+    identity_offset: int = Field(2_000_000, ge=0, description="identity_start of these identities (apart from "
+                                                              "heldout's and every training one)")
+    workers: Optional[int] = Field(None, ge=1)
+
+    @field_validator("pairs_per_fold")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be even (half positive, half negative)")
+        return v
+
+    @model_validator(mode="after")
+    def _ages(self):
+        if self.span < self.min_age_gap:
+            raise ValueError(f"span {self.span} < min_age_gap {self.min_age_gap}: no pair of one identity "
+                             "could be that far apart; widen span")
+        if self.max_age - self.min_age < self.span:
+            raise ValueError(f"max_age - min_age ({self.max_age - self.min_age}) must be >= span ({self.span})")
+        return self
+
+
 class BenchmarkConfig(StrictConfig):
     out: str = Field("out/benchmark", description="working directory: data, checkpoints, results")
     real: list[SourceConfig] = Field(default_factory=list, description="real training sources; empty = synthetic only")
@@ -198,15 +242,21 @@ class BenchmarkConfig(StrictConfig):
     train: TrainTemplate
     bins: list[str] = Field(default_factory=list, description="insightface .bin verification files (cfp_fp.bin, ...)")
     heldout: HeldoutConfig = HeldoutConfig()
+    heldout_cross_age: HeldoutCrossAgeConfig = HeldoutCrossAgeConfig()
     eval_batch_size: int = Field(64, ge=1)
 
     @model_validator(mode="after")
     def _data(self):
         if not self.real and self.synthetic is None:
             raise ValueError("configure real sources, synthetic data, or both")
-        if not self.bins and not self.heldout.enabled:
-            raise ValueError("nothing to evaluate: add bins or enable heldout")
+        if not self.bins and not self.heldout.enabled and not self.heldout_cross_age.enabled:
+            raise ValueError("nothing to evaluate: add bins or enable heldout or heldout_cross_age")
         h = self.heldout
         if h.enabled and h.bin is None and h.job is None and (self.synthetic is None or self.synthetic.job is None):
             raise ValueError("heldout needs heldout.bin, heldout.job or synthetic.job to render from")
+        a = self.heldout_cross_age
+        if (a.enabled and a.bin is None and a.job is None and h.job is None
+                and (self.synthetic is None or self.synthetic.job is None)):
+            raise ValueError("heldout_cross_age needs heldout_cross_age.bin or a job to render from "
+                             "(heldout_cross_age.job, heldout.job or synthetic.job); or set enabled: false")
         return self

@@ -12,6 +12,7 @@ from core.config import load_yaml_model, parse_model
 from recognition import benchmark
 from recognition.config import BenchmarkConfig
 from recognition.heldout import write_heldout_bin
+from recognition.heldout_age import write_cross_age_bin
 from testdata import write_parquet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ TINY_TRAIN = {"steps": 3, "batch_size": 8, "threads": 1, "num_workers": 0, "inpu
 def _cfg(tmp_path, **kw):
     d = {"out": str(tmp_path / "bench"), "real": [{"kind": "parquet", "path": "real"}],
          "synthetic": {"shards": "syn"}, "train": {"epochs": 4, "batch_size": 64}, "heldout": {"enabled": False},
-         "bins": ["cfp_fp.bin"]}
+         "heldout_cross_age": {"enabled": False}, "bins": ["cfp_fp.bin"]}
     d.update(kw)
     return parse_model(BenchmarkConfig, d, "bench.yaml")
 
@@ -90,17 +91,22 @@ def test_benchmark_end_to_end_on_given_shards(tmp_path):
     import pyarrow.parquet as pq
     ho = write_parquet(tmp_path / "ho.parquet", 20, 2, identity_start=5000, yaws=[0.0, 70.0])
     write_heldout_bin(tmp_path / "heldout.bin", pq.read_table(ho), pairs_per_fold=2)
+    import pyarrow as pa
+    xa = pq.read_table(write_parquet(tmp_path / "xa.parquet", 20, 3, identity_start=6000))
+    xa = xa.append_column("age", pa.array([20.0 + 15 * (k % 3) for k in range(xa.num_rows)], pa.float32()))
+    write_cross_age_bin(tmp_path / "heldout_cross_age.bin", xa, pairs_per_fold=2)
     cfg = {"out": str(tmp_path / "bench"), "real": [{"kind": "parquet", "path": str(tmp_path / "real")}],
            "real_name": "RealSet", "synthetic": {"shards": str(tmp_path / "syn")}, "combine": "pretrain",
-           "train": TINY_TRAIN, "heldout": {"bin": str(tmp_path / "heldout.bin")}}
+           "train": TINY_TRAIN, "heldout": {"bin": str(tmp_path / "heldout.bin")},
+           "heldout_cross_age": {"bin": str(tmp_path / "heldout_cross_age.bin")}}
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run([sys.executable, "-m", "cluster.cli", "benchmark", "--config", str(tmp_path / "b.yaml")],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     assert "Combination: pretrain" in r.stdout
-    assert "| Training data | heldout |" in lines and any(ln.startswith("| gain |") for ln in lines)
+    assert "| Training data | heldout | heldout_cross_age |" in lines and any(ln.startswith("| gain |") for ln in lines)
     doc = json.loads(Path(lines[-1]).read_text())
     assert [run["label"] for run in doc["runs"]] == ["RealSet", "RealSet + Synthetic"]
-    assert all(0 <= run["sets"]["heldout"]["accuracy_mean"] <= 1 for run in doc["runs"])
+    assert all(0 <= run["sets"][s]["accuracy_mean"] <= 1 for run in doc["runs"] for s in ("heldout", "heldout_cross_age"))
     assert (tmp_path / "bench" / "runs" / "real+synthetic-pretrain-s0" / "pretrain" / "final.pt").is_file()
