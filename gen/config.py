@@ -335,8 +335,9 @@ class AgingConfig(FrozenConfig):
     span: float = Field(20.0, ge=0, le=80, description="years between an identity's youngest and oldest image")
     stages: int = Field(3, ge=1, le=8, description="ages per identity, evenly spaced over the span (its maps "
                                                    "are built once per stage)")
-    stage_run: int = Field(16, ge=1, le=10_000, description="consecutive images of an identity that share a "
-                                                            "stage (a worker rebuilds maps at most once per run)")
+    stage_run: int = Field(17, ge=1, le=10_000, description="consecutive images of an identity that share a "
+                                                            "stage (a worker builds maps once per run; 17 splits "
+                                                            "the default 50 images into one run per stage)")
     wrinkles: float = Field(1.0, ge=0, le=3, description="wrinkle depth multiplier")
     spots: float = Field(1.0, ge=0, le=3, description="age spot (solar lentigo) count multiplier")
     tone: float = Field(1.0, ge=0, le=3, description="uneven pigmentation multiplier")

@@ -47,8 +47,13 @@ def _ages(args) -> int:
     from core.errors import FacesynthError
     from render.pipeline import ImageMaker
     from render.preview import ages_sheet, clean, save_png
-    if args.identity < 0 or args.seed < 0:
-        raise FacesynthError(f"--identity {args.identity} --seed {args.seed}: both must be non-negative integers")
+    try:
+        ids = [int(i) for i in args.identity.split(",")]
+    except ValueError:
+        ids = [-1]
+    if min(ids) < 0 or args.seed < 0:
+        raise FacesynthError(f"--identity {args.identity} --seed {args.seed}: identities (comma-separated) and "
+                             "seed must be non-negative integers")
     if args.n < 2:
         raise FacesynthError(f"--n {args.n}: show at least 2 ages")
     try:
@@ -60,8 +65,8 @@ def _ages(args) -> int:
         raise FacesynthError(f"--ages {args.ages}: give comma-separated ages in years, 0-110")
     model, gen_cfg, render_cfg = _load(args)
     maker = ImageMaker(model, gen_cfg, clean(render_cfg), args.seed)
-    with _bar(len(ages), "ages") as bar:
-        sheet = ages_sheet(maker, [args.identity], ages, tile=args.tile, progress=bar.update)
+    with _bar(len(ids) * len(ages), "ages") as bar:
+        sheet = ages_sheet(maker, ids, ages, tile=args.tile, progress=bar.update)
     print(f"wrote {save_png(sheet, args.out)} (identity {args.identity} at {', '.join(f'{a:g}' for a in ages)})")
     return 0
 
@@ -106,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_renders)
 
     p = psub.add_parser("ages", help="one identity at ages from 20 to 80 (gen/aging/)")
-    p.add_argument("--identity", type=int, required=True, help="identity index")
+    p.add_argument("--identity", required=True, help="identity index, or several comma-separated (one row each)")
     p.add_argument("--n", type=int, default=7, help="number of ages, evenly from 20 to 80 (default 7)")
     p.add_argument("--ages", help="comma-separated ages in years instead, e.g. 25,45,65")
     p.add_argument("--tile", type=int, default=112)

@@ -38,12 +38,17 @@ def _paint(into: np.ndarray, box: tuple, a: np.ndarray) -> None:
     into[r0:r1, c0:c1] = np.maximum(into[r0:r1, c0:c1], a)
 
 
-# Linear RGB that greying hair blends towards: a mix of white and unpigmented grey strands.
-GREY_HAIR = linear((208, 205, 200)).astype(np.float32)
+# sRGB of fully grey hair (white and unpigmented grey strands).
+GREY_HAIR = np.array([208, 205, 200], np.float64)
 
 
 def _greyed(hair_lin: np.ndarray, share: float) -> np.ndarray:
-    return hair_lin if share <= 0 else ((1 - share) * hair_lin + share * GREY_HAIR).astype(np.float32)
+    """Hair with `share` of its strands grey. Mixed in sRGB, which tracks how grey a head of hair
+    reads: a few white strands in dark hair read as dark hair, not as a lighter colour."""
+    if share <= 0:
+        return hair_lin
+    srgb = skin.srgb_encode(hair_lin.astype(np.float64)) * 255
+    return linear((1 - share) * srgb + share * GREY_HAIR).astype(np.float32)
 
 
 def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Generator,
