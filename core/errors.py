@@ -3,6 +3,7 @@ helpers that keep other errors to one line."""
 from __future__ import annotations
 
 import os
+import re
 
 
 class FacesynthError(Exception):
@@ -38,15 +39,23 @@ def validation_message(err, source: str = "config") -> str:
     return f"{source}: " + "; ".join(parts)
 
 
+_FRAME = re.compile(r'^\s*File ".*", line \d+', re.MULTILINE)
+
+
 def first_line(e: BaseException, limit: int = 400) -> str:
     """The first non-empty line of an exception's message (its type name if it has none), at
     most `limit` characters. An error that wraps another one's traceback (Ray's RayTaskError
-    keeps the original in `.cause`) speaks through the original, with its type name."""
+    keeps the original in `.cause`) speaks through the original, with its type name; one whose
+    message embeds a traceback (an actor that died in __init__) through its last line."""
     cause = getattr(e, "cause", None)
     if isinstance(cause, BaseException) and cause is not e:
         line = first_line(cause, limit)
         return line if isinstance(cause, FacesynthError) else f"{type(cause).__name__}: {line}"[:limit]
-    for ln in str(e).splitlines():
+    text = str(e)
+    if _FRAME.search(text):  # a remote error carrying its traceback (Ray's format drops its header)
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return lines[-1][:limit]  # the exception line: what went wrong, not where
+    for ln in text.splitlines():
         if ln.strip():
             return ln.strip()[:limit]
     return type(e).__name__

@@ -239,3 +239,20 @@ def test_magic_inside_payload_roundtrips(tmp_path):
     write_recordio(tmp_path / "m.rec", payloads)
     r = RecordIOReader(tmp_path / "m.rec")
     assert [r.read(k) for k in range(3)] == payloads
+
+
+def test_first_line_is_the_telling_line_of_ray_errors():
+    import ray.exceptions as rx
+
+    from core.errors import first_line
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError as cause:
+        import traceback
+        task = rx.RayTaskError("RenderActor.run_unit", traceback.format_exc(), cause)
+    assert first_line(task) == "ZeroDivisionError: division by zero"
+    died = rx.ActorDiedError(rx.RayTaskError("RenderActor.__init__", "Traceback (most recent call last):\n"
+                                             "  File \"w.py\", line 1\nTypeError: bad argument 'variants'\n",
+                                             TypeError("bad argument 'variants'")))
+    assert first_line(died) == "TypeError: bad argument 'variants'"
+    assert first_line(FacesynthError("one\ntwo")) == "one" and len(first_line(ValueError("x" * 5000))) == 400
