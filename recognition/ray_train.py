@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import FacesynthError
+from core.errors import FacesynthError, first_line
 from recognition.config import TrainConfig
 
 
@@ -54,7 +54,7 @@ def run(cfg: TrainConfig) -> Path:
     try:
         result = trainer_for(cfg).fit()
     except Exception as e:  # noqa: BLE001 - Ray wraps worker errors in its own types
-        raise FacesynthError(f"Ray training failed: {str(e).strip().splitlines()[-1][:300]}") from None
+        raise FacesynthError(f"Ray training failed: {first_line(e, 300)}") from e
     finally:
         if started:
             ray.shutdown()
