@@ -54,7 +54,8 @@ def run(cfg: TrainConfig) -> Path:
     try:
         result = trainer_for(cfg).fit()
     except Exception as e:  # noqa: BLE001 - Ray wraps worker errors in its own types
-        raise FacesynthError(f"Ray training failed: {first_line(e, 300)}") from e
+        # Ray Train raises TrainingFailedError from the worker's error: that one says what went wrong
+        raise FacesynthError(f"Ray training failed: {first_line(e.__cause__ or e, 300)}") from e
     finally:
         if started:
             ray.shutdown()
