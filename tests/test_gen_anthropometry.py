@@ -8,7 +8,8 @@ from core.config import parse_model
 from core.errors import FacesynthError
 from core.rng import stream
 from gen import anthropometry as an
-from gen.config import GenConfig, LocalShapeConfig
+from gen.config import GenConfig
+from gen.shape_config import LocalShapeConfig
 
 
 def _measure(model, v):
