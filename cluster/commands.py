@@ -52,7 +52,8 @@ def _submit(args) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="render a dataset into Parquet shards on Ray (resumable)",
                        description="Render CONFIG's identities x images into Parquet shards under OUT. "
-                       "Rerun the same command to resume after a crash or Ctrl-C.")
+                       "Rerun the same command to resume after a crash or Ctrl-C. One run writes a dataset at a "
+                       "time: a second run on the same OUT refuses at once (it does not wait).")
     p.add_argument("--config", required=True, help="job YAML (see configs/default.yaml)")
     p.add_argument("--out", required=True, help="dataset folder, s3://bucket/prefix or gs://bucket/prefix")
     p.add_argument("--address", default=None,
