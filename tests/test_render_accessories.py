@@ -112,3 +112,30 @@ def test_tinted_lenses_keep_the_face_opaque(one_maker):
     diff = np.abs(rt.clean_crop.astype(int) - rp.clean_crop.astype(int)).mean(-1)
     assert diff[eyes].mean() > 15  # the eyes are seen through a tint
     assert rt.crop_alpha[eyes].min() == 255
+
+
+def test_every_frame_and_headwear_fits_the_head(face_model):
+    """Lenses in front of the eyes, temples back to the ears; headwear above the brows."""
+    from gen.accessories import Glasses
+    from gen.hairstyle import sample_hairstyle
+    from gen.identity import make_identity
+    from render.accessory_mesh import build_glasses, build_headwear, build_mask
+    ident = make_identity(face_model, GenConfig(), 4, 0)
+    lm = ident.vertices[np.asarray(face_model.landmarks68)]
+    eye_z, brow_y = lm[36:48, 2].max(), lm[17:27, 1].mean()
+    for frame in ("round", "rectangular", "aviator", "rimless"):
+        rim, lens = build_glasses(face_model, ident.vertices, Glasses(frame, (20, 20, 20), False, (230, 230, 230),
+                                                                      0.1, 1.0))
+        assert lens.blend and not rim.blend
+        assert lens.positions[:, 2].min() > eye_z  # the lens never cuts into the eye
+        assert rim.positions[:, 2].min() < lm[0, 2]  # temples reach back past the ear's front
+        assert np.abs(rim.positions[:, 0]).max() > np.abs(lm[[0, 16], 0]).max()
+    style = sample_hairstyle(GenConfig().hair_style, ident.attributes, 4, 0)
+    for kind in ("cap", "beanie", "headband"):
+        (p,) = build_headwear(face_model, ident.vertices, kind, style)
+        assert np.isfinite(p.positions).all() and p.triangles.max() < len(p.positions)
+        assert np.median(p.positions[:, 1]) > brow_y
+    (mask,) = build_mask(face_model, ident.vertices)
+    mouth = lm[48:68]
+    assert mask.positions[:, 1].min() < mouth[:, 1].min() and mask.positions[:, 1].max() > lm[30, 1]
+    assert mask.positions[:, 2].max() > lm[30, 2]  # over the nose tip
