@@ -8,6 +8,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from core.config import FrozenConfig
+from gen.lookconfig import (BrowShapeConfig, IrisConfig, LipConfig, MakeupConfig, MicroTextureConfig,
+                            PeriocularConfig, UndertoneConfig)
 
 
 def _check_range(lo: float, hi: float, what: str) -> None:
@@ -183,6 +185,14 @@ class AppearanceConfig(FrozenConfig):
     hair: HairConfig = Field(default_factory=HairConfig)
     eyes: EyeConfig = Field(default_factory=EyeConfig)
     surface: SurfaceConfig = Field(default_factory=SurfaceConfig)
+    # Levers that make identities tell apart (gen/lookconfig.py, gen/appearance/look.py).
+    brow_shape: BrowShapeConfig = Field(default_factory=BrowShapeConfig)
+    iris: IrisConfig = Field(default_factory=IrisConfig)
+    periocular: PeriocularConfig = Field(default_factory=PeriocularConfig)
+    lips: LipConfig = Field(default_factory=LipConfig)
+    undertone: UndertoneConfig = Field(default_factory=UndertoneConfig)
+    micro: MicroTextureConfig = Field(default_factory=MicroTextureConfig)
+    makeup: MakeupConfig = Field(default_factory=MakeupConfig)
 
     @model_validator(mode="after")
     def _pow2(self):

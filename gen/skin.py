@@ -35,6 +35,12 @@ _MU_MEL = 6.6e11 * LAMBDA ** -3.33
 _MU_BASE = 0.244 + 85.3 * np.exp(-(LAMBDA - 154.0) / 66.2)
 _MU_S = 2e5 * LAMBDA ** -1.5 + 2e12 * LAMBDA ** -4.0
 EPIDERMIS_CM = 0.006  # ~60 µm epidermis, a typical facial value
+# Epidermal carotenoids (undertone): beta-carotene's absorption band, three lobes at ~425, 452
+# and 480 nm and nothing past ~520 nm (shape of the spectrum in Prahl's PhotochemCAD compilation,
+# omlc.org/spectra/PhotochemCAD, beta-carotene), as a Gaussian fit scaled to a peak of 1.
+_CAROTENE = (0.7 * np.exp(-0.5 * ((LAMBDA - 425) / 14) ** 2) + np.exp(-0.5 * ((LAMBDA - 452) / 15) ** 2)
+             + 0.85 * np.exp(-0.5 * ((LAMBDA - 480) / 13) ** 2))
+_CAROTENE /= _CAROTENE.max()
 # Melanin sits in clumped melanosomes, so part of the light misses it (the "sieve effect");
 # without this the model turns dark skin orange (b* > 30). SIEVE and the small melanin-free
 # surface reflectance SURFACE are our calibration: with them the darkest group lands at
@@ -68,20 +74,23 @@ _XYZ2RGB = np.array([[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0
 _WHITE = _XYZ2RGB @ _CMF_N.sum(0)
 
 
-def reflectance(melanin: float, blood: float, oxygenation: float = 0.75) -> np.ndarray:
-    """Diffuse reflectance spectrum (len(LAMBDA),) for the given volume fractions."""
+def reflectance(melanin: float, blood: float, oxygenation: float = 0.75, carotene: float = 0.0) -> np.ndarray:
+    """Diffuse reflectance spectrum (len(LAMBDA),) for the given volume fractions; `carotene` is
+    the epidermal carotenoid optical density at its peak, one pass (0: none)."""
     mu_blood = np.log(10) * _HB_MOLAR * (oxygenation * _EPS_HBO2 + (1 - oxygenation) * _EPS_HB)
     mu_a = blood * mu_blood + (1 - blood) * _MU_BASE
     alpha = _MU_S / (_MU_S + mu_a)
     s = np.sqrt(3 * (1 - alpha))
     r_derm = alpha / 2 * (1 + np.exp(-4 / 3 * _A * s)) * np.exp(-s)
     t_epi = (1 - SIEVE) * np.exp(-melanin * _MU_MEL * EPIDERMIS_CM) + SIEVE
+    if carotene:
+        t_epi = t_epi * 10.0 ** (-carotene * _CAROTENE)  # dissolved, not clumped: no sieve
     return t_epi ** 2 * r_derm + SURFACE
 
 
-def linear_rgb(melanin: float, blood: float, oxygenation: float = 0.75) -> np.ndarray:
+def linear_rgb(melanin: float, blood: float, oxygenation: float = 0.75, carotene: float = 0.0) -> np.ndarray:
     """Linear sRGB albedo (3,) of skin with these chromophores."""
-    xyz = reflectance(melanin, blood, oxygenation) @ _CMF_N
+    xyz = reflectance(melanin, blood, oxygenation, carotene) @ _CMF_N
     return np.clip((_XYZ2RGB @ xyz) / _WHITE, 1e-4, 1.0)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from core.rng import weighted_choice
 from gen import skin
+from gen.appearance.look import sample_look
 from gen.appearance.paint import srgb8
 from gen.config import AppearanceConfig
 
@@ -60,4 +61,5 @@ def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
                     "tzone_oil": sf.tzone_oil.draw(rng)},
         "teeth_yellow": float(rng.uniform(0.0, 0.35)),
     }
+    sample_look(cfg, rng, attrs, dark)  # the levers: own streams, nothing drawn from rng
     return attrs

@@ -16,7 +16,8 @@ from gen import skin
 from gen.aging.skinage import age_skin
 from gen.aging.traits import AgeLook
 from gen.appearance.attributes import sample_attributes
-from gen.appearance.brows import brow_strokes, lash_line
+from gen.appearance.brows import brow_gain, brow_strokes, lash_line
+from gen.appearance.look import PAINT, STREAM_BROWS, paint_eyes, paint_skin, substream
 from gen.appearance.hair import facial_hair, hair_statics, scalp
 from gen.appearance.materials import flat_colors, lash_color, surface_maps, to_u8
 from gen.appearance.paint import composite, linear, noise, srgb8
@@ -62,6 +63,7 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     lin = skin_layer(rng, lay, attrs, tone, cfg.skin.noise, aging.lip_red if aging else 1.0)
     if aging is not None:
         age_skin(lin, lay, aging, tone.mel_dir)
+    paint_skin(cfg, rng, lin, lay, attrs, tone.mel_dir)  # levers (gen/appearance/look.py)
 
     # Hair layers, composited in linear RGB; hair_alpha keeps their coverage for the surface maps.
     hair_lin = linear(attrs["hair"]["srgb"]).astype(np.float32)
@@ -70,13 +72,14 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
         scalp_lin, beard_lin = _greyed(hair_lin, aging.gray_scalp), _greyed(hair_lin, aging.gray_beard)
         brow_lin = _greyed(hair_lin, aging.gray_brows)
     hair_alpha = np.zeros((lay.size, lay.size), np.float32)
-    canvas, box = brow_strokes(rng, lay, attrs)
+    canvas, box = brow_strokes(rng, lay, attrs, substream(rng, STREAM_BROWS + PAINT))
     r0, r1, c0, c1 = box
     a = canvas.astype(np.float32) * (1 / 255) * (1 - lay.masks["eye_open"][r0:r1, c0:c1])
-    composite(lin, a, (brow_lin * attrs["brows"]["darken"]).astype(np.float32), box)
+    composite(lin, a, (brow_lin * brow_gain(attrs["brows"])).astype(np.float32), box)
     _paint(hair_alpha, box, a)
-    canvas, box = lash_line(lay)
+    canvas, box = lash_line(lay, attrs)
     composite(lin, canvas.astype(np.float32) * (0.8 / 255), lash_color(hair_lin).astype(np.float32), box)
+    paint_eyes(lin, lay, attrs)
     st = hair_statics(lay)
     if attrs["facial_hair"] != "none":
         _paint(hair_alpha, st.beard_box, facial_hair(rng, attrs["facial_hair"], st, beard_lin, lin))
@@ -102,7 +105,7 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     colors = flat_colors(attrs, tone.lip_col, tone.base)
     if aging is not None:
         colors["hair"] = srgb8(scalp_lin)
-        colors["brow"] = srgb8(brow_lin * attrs["brows"]["darken"])
+        colors["brow"] = srgb8(brow_lin * brow_gain(attrs["brows"]))
     return Appearance(maps, colors, attrs)
 
 

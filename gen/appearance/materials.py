@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gen.appearance.brows import brow_gain
 from gen.appearance.paint import linear, noise, srgb8
 
 # Material -> (map key, u offset of its UV tile). The *_head maps go with M_BackHead.
@@ -60,9 +61,9 @@ def flat_colors(attrs: dict, lip_col: np.ndarray, base: np.ndarray) -> dict[str,
     return {
         "skin": srgb8(base),
         "hair": tuple(attrs["hair"]["srgb"]),
-        "brow": srgb8(hair * attrs["brows"]["darken"]),
+        "brow": srgb8(hair * brow_gain(attrs["brows"])),
         "eyelashes": srgb8(lash_color(hair)),
-        "iris": tuple(e["srgb"]),
+        "iris": tuple(e["variant"]["srgb"] if "variant" in e else e["srgb"]),
         "pupil": (8, 6, 6),
         "sclera": srgb8(sclera),
         "teeth": srgb8(teeth),

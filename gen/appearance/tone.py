@@ -26,14 +26,14 @@ class SkinTone:
     @classmethod
     def of(cls, sk: dict) -> SkinTone:
         """The tone of the `skin` attributes (see attributes.sample_attributes)."""
-        mel, blood, oxy = sk["melanin"], sk["blood"], sk["oxygenation"]
-        base = skin.linear_rgb(mel, blood, oxy)
+        mel, blood, oxy, car = sk["melanin"], sk["blood"], sk["oxygenation"], sk.get("carotene", 0.0)
+        base = skin.linear_rgb(mel, blood, oxy, car)
         log_base = np.log(base)
         # Log-albedo directions of the spectral model, linearised per unit log-gain:
-        blood_dir = np.log(skin.linear_rgb(mel, min(blood * np.e, 0.45), oxy)) - log_base
-        mel_dir = np.log(skin.linear_rgb(min(mel * np.e, 0.9), blood, oxy)) - log_base
-        eye_dir = np.log(skin.linear_rgb(min(mel * np.exp(sk["eye_melanin"]), 0.9), blood * 1.3, oxy * 0.6)) - log_base
-        lip_col = skin.linear_rgb(min(mel * 1.25, 0.9), min(blood * np.exp(sk["lip_blood"]), 0.45), 0.85)
+        blood_dir = np.log(skin.linear_rgb(mel, min(blood * np.e, 0.45), oxy, car)) - log_base
+        mel_dir = np.log(skin.linear_rgb(min(mel * np.e, 0.9), blood, oxy, car)) - log_base
+        eye_dir = np.log(skin.linear_rgb(min(mel * np.exp(sk["eye_melanin"]), 0.9), blood * 1.3, oxy * 0.6, car)) - log_base
+        lip_col = skin.linear_rgb(min(mel * 1.25, 0.9), min(blood * np.exp(sk["lip_blood"]), 0.45), 0.85, car)
         return cls(base, blood_dir, mel_dir, eye_dir, lip_col, np.log(lip_col) - log_base)
 
 
