@@ -55,8 +55,11 @@ def check_unclaimed(out: storage.Out) -> str | None:
     names = {e.base_name: e for e in entries}
     prev = None
     if storage.LOCK in names and names[storage.LOCK].type == pafs.FileType.File:
-        with out.fs.open_input_stream(out.path(storage.LOCK)) as f:
-            holder = parse_lock(f.read(4096))
+        try:
+            with out.fs.open_input_stream(out.path(storage.LOCK)) as f:
+                holder = parse_lock(f.read(4096))
+        except OSError:  # unreadable: not evidence that the folder is ours
+            holder = None
         if holder is not None:
             prev = str(holder.get("run_id", ""))
             names.pop(storage.LOCK)
