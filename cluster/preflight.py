@@ -60,8 +60,9 @@ def check_unclaimed(out: storage.Out) -> str | None:
                 holder = parse_lock(f.read(4096))
         except OSError:  # unreadable: not evidence that the folder is ours
             holder = None
-        if holder is not None:
-            prev = str(holder.get("run_id", ""))
+        rid = holder.get("run_id") if holder is not None else None
+        if isinstance(rid, str) and storage.is_run_id(rid):  # a lock file as facesynth writes it
+            prev = rid
             names.pop(storage.LOCK)
     if storage.TMP_DIR in names and prev is not None:
         tmp = storage.temp_entries(out)

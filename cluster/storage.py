@@ -43,6 +43,10 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def is_run_id(s: str) -> bool:
+    return re.fullmatch(r"[0-9a-f]{16}", s) is not None
+
+
 def temp_name(base: str, run_id: str) -> str:
     """`_tmp/` name of a file being written by run `run_id` (see the commit protocol)."""
     return f"{base}.{run_id}.{uuid.uuid4().hex[:12]}.partial"

@@ -123,7 +123,8 @@ def test_roots_and_home_refused(tmp_path, capsys, monkeypatch):
     _one_line(rc, err)
 
 
-@pytest.mark.parametrize("content", ["stray-tmp", "our-temp-names-without-lock", "tmp-file-beside-lock", "hidden"])
+@pytest.mark.parametrize("content", ["stray-tmp", "our-temp-names-without-lock", "tmp-file-beside-lock", "hidden",
+                                     "hostile-lock"])
 def test_folder_with_foreign_content_refused_and_untouched(content, tmp_path, capsys):
     out = tmp_path / "ds"
     (out / TMP_DIR).mkdir(parents=True)
@@ -134,6 +135,9 @@ def test_folder_with_foreign_content_refused_and_untouched(content, tmp_path, ca
     elif content == "tmp-file-beside-lock":
         (out / LOCK).write_text(json.dumps({"format": "facesynth-lock", "run_id": "0123456789abcdef"}))
         (out / TMP_DIR / "part-u00000.parquet.fedcba9876543210.0123456789ab.partial").write_text("other run")
+    elif content == "hostile-lock":  # a lock-looking file whose run id is not one we could have written
+        (out / TMP_DIR).rmdir()
+        (out / LOCK).write_text(json.dumps({"format": "facesynth-lock", "run_id": "../../etc"}))
     else:
         (out / TMP_DIR).rmdir()
         (out / ".keep").write_text("")
