@@ -114,6 +114,15 @@ def heldout_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
     return write_heldout_bin(path, table, h.pairs_per_fold, h.frontal_max_yaw, h.profile_min_yaw, seed=0)
 
 
+def cross_age_job(cfg: BenchmarkConfig, train_end: int) -> dict:
+    """The cross-age held-out job: identities after every training and frontal-profile one."""
+    from recognition.heldout_age import cross_age_job_data
+    a, h = cfg.heldout_cross_age, cfg.heldout
+    if h.enabled and h.bin is None:
+        train_end = max(h.identity_offset, train_end) + h.identities
+    return cross_age_job_data(a, a.job or h.job or cfg.synthetic.job, train_end)
+
+
 def cross_age_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
     """The AgeDB-30-like held-out .bin (recognition/heldout_age.py): given, cached, or rendered."""
     a = cfg.heldout_cross_age
@@ -129,12 +138,8 @@ def cross_age_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
 
     from cluster.config import parse_job_config
     from recognition.data.parquet import shard_files
-    from recognition.heldout_age import cross_age_job_data, write_cross_age_bin
-    spec = a.job or cfg.heldout.job or cfg.synthetic.job
-    h = cfg.heldout
-    if h.enabled and h.bin is None:  # start after the frontal-profile identities too
-        train_end = max(h.identity_offset, train_end) + h.identities
-    job = parse_job_config(cross_age_job_data(a, spec, train_end), "heldout_cross_age job")
+    from recognition.heldout_age import write_cross_age_bin
+    job = parse_job_config(cross_age_job(cfg, train_end), "heldout_cross_age job")
     shards = _generate(job, Path(cfg.out) / "heldout_cross_age", a.workers)
     cols = ["image", "identity", "image_index", "age"]
     table = pa.concat_tables([pq.read_table(f, columns=cols) for f in shard_files(shards)])

@@ -83,6 +83,11 @@ def test_heldout_job_renders_frontal_and_profiles(tmp_path):
     assert poses[0][0] == 0 and all(abs(p[0]) >= 60 for p in poses[1:]) and poses[1][0] < 0 < poses[2][0]
     from cluster.config import parse_job_config
     parse_job_config(data, "heldout job")  # the render stage accepts it
+    xa = benchmark.cross_age_job(cfg, train_end=200)
+    assert xa["identity_start"] == cfg.heldout_cross_age.identity_offset and xa["gen"]["aging"]["span"] >= 40
+    late = benchmark.cross_age_job(cfg, train_end=2_500_000)  # after training and frontal-profile ids
+    assert late["identity_start"] == 2_500_000 + cfg.heldout.identities
+    parse_job_config(xa, "cross-age job")
 
 
 def test_benchmark_end_to_end_on_given_shards(tmp_path):
