@@ -128,7 +128,11 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
     o = storage.resolve(out)
     run_id = storage.new_run_id()
     lock = DatasetLock(o, run_id)
-    manifest, notes = prepare_out(o, cfg, run_id, lock)
+    try:
+        manifest, notes = prepare_out(o, cfg, run_id, lock)
+    except BaseException:
+        lock.release()  # refused or failed after taking it: never hold it past this call
+        raise
     try:
         return _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress)
     except BaseException:
