@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 from collections import deque
@@ -136,7 +137,9 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
     try:
         return _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress)
     except BaseException:
-        if notes["created"] and not manifest["committed"]:  # nothing rendered: leave --out as found
+        if notes["created"] and not manifest["committed"] and not _shards_on_disk(o):
+            # nothing rendered (no shard committed, not even one the driver had not heard of yet):
+            # leave --out as it was found
             storage.remove_new_dataset(o, run_id)
             lock.release()
             if notes["created_root"]:
@@ -144,6 +147,10 @@ def generate(cfg: JobConfig, out: str, workers: int | None = None, address: str 
         raise
     finally:
         lock.release()
+
+
+def _shards_on_disk(o: storage.Out) -> bool:
+    return any(re.fullmatch(r"part-u\d+\.parquet", e.base_name) for e in storage.listing(o))
 
 
 def _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress) -> dict:
