@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from core.config import FrozenConfig
+from gen.shape_config import LocalShapeConfig  # noqa: F401 - re-exported: GenConfig.local_shape
 from gen.lookconfig import (BrowShapeConfig, IrisConfig, LipConfig, MakeupConfig, MicroTextureConfig,
                             PeriocularConfig, UndertoneConfig)
 
@@ -47,6 +48,9 @@ class IdentityConfig(FrozenConfig):
                                             "0 turns rejection off). Two N(0,I) draws of 100 modes lie ~14 apart.")
     max_tries: int = Field(64, ge=1, le=10_000,
                            description="candidates tried per identity before giving up with an error")
+    spread: float = Field(1.0, gt=0, le=3,
+                          description="multiplier on the (truncated) shape coefficients: 1 keeps the face "
+                                      "model's own variance, >1 widens it (more distinct, less typical faces)")
 
 
 class SkinConfig(FrozenConfig):
@@ -367,6 +371,7 @@ class AgingConfig(FrozenConfig):
 class GenConfig(FrozenConfig):
     model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    local_shape: LocalShapeConfig = Field(default_factory=LocalShapeConfig)
     appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
     expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
     aging: AgingConfig = Field(default_factory=AgingConfig)

@@ -14,6 +14,7 @@ distribution much.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -27,12 +28,14 @@ from gen.appearance.attributes import darkness
 from gen.config import GenConfig, IdentityConfig
 from core.errors import FacesynthError
 from core.rng import stream
+from gen import anthropometry
 from gen.modelcache import FaceModel
 from gen.uvmaps import face_layout
 
 STREAM_SHAPE = 1
 STREAM_APPEARANCE = 2
 STREAM_EXPRESSION = 3  # render/ uses SeedSequence([seed, STREAM_EXPRESSION, i, j]) per image
+STREAM_LOCAL_SHAPE = 4  # gen/anthropometry.py feature proportions, per identity
 _BLOCK = 256
 
 
@@ -48,6 +51,20 @@ class Identity:
     attributes: dict = field(default_factory=dict)  # JSON-able metadata
     age: float | None = None  # years shown by vertices and maps (None: aging off)
     stage: int = 0  # which of the identity's age stages (gen/aging/ages.py)
+    variant: int = 0  # which candidate of this index the identity filter accepted (render/identity_filter.py)
+
+    @property
+    def source(self) -> int:
+        """The index gen drew this person from: `index` itself, or a candidate far above every
+        real index when the identity filter replaced the first draw."""
+        return source_index(self.index, self.variant)
+
+
+VARIANT_STRIDE = 2 ** 40  # candidate t of identity i is drawn as index i + t * stride
+
+
+def source_index(index: int, variant: int) -> int:
+    return int(index) + int(variant) * VARIANT_STRIDE
 
 
 def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np.ndarray:
@@ -61,7 +78,7 @@ def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np
             break
         c[bad] = rng.standard_normal(int(bad.sum()))
     out = np.zeros(k, np.float32)
-    out[:n] = np.clip(c, -cfg.psi, cfg.psi)
+    out[:n] = np.clip(c, -cfg.psi, cfg.psi) * cfg.spread
     return out
 
 
@@ -149,28 +166,49 @@ def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int)
     return sample_attributes(cfg.appearance, stream(seed, STREAM_APPEARANCE, index))
 
 
-def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int, stage: int = 0) -> Identity:
+def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int, stage: int = 0,
+                  variant: int = 0) -> Identity:
     """Identity `index` at its age stage `stage` (gen/aging/; 0 = its youngest age). Every stage
-    has the same shape coefficients and features; only the signs of age differ."""
+    has the same shape coefficients and features; only the signs of age differ. `variant` t > 0
+    draws the identity filter's candidate t instead of the first draw (a different person)."""
+    src = _source(cfg, index, variant)
     if not cfg.aging.enabled:
-        return _build(model, cfg, seed, index, None, 0)
-    ages = identity_ages(cfg.aging, seed, index)
+        return _named(_build(model, cfg, seed, src, None, 0), index, variant)
+    ages = identity_ages(cfg.aging, seed, src)
     if not 0 <= stage < len(ages.stages):
         raise FacesynthError(f"stage={stage}: identities have aging.stages={cfg.aging.stages} age stages "
                              f"(0..{cfg.aging.stages - 1})")
-    return _build(model, cfg, seed, index, ages.stages[stage], stage)
+    return _named(_build(model, cfg, seed, src, ages.stages[stage], stage), index, variant)
 
 
-def identity_at_age(model: FaceModel, cfg: GenConfig, seed: int, index: int, years: float) -> Identity:
+def identity_at_age(model: FaceModel, cfg: GenConfig, seed: int, index: int, years: float,
+                    variant: int = 0) -> Identity:
     """Identity `index` at any age (previews: one person from 20 to 80); stage is -1."""
     if not cfg.aging.enabled:
         raise FacesynthError("aging.enabled is false: turn it on to show an identity at other ages")
-    return _build(model, cfg, seed, index, float(years), -1)
+    return _named(_build(model, cfg, seed, _source(cfg, index, variant), float(years), -1), index, variant)
+
+
+def _source(cfg: GenConfig, index: int, variant: int) -> int:
+    if variant and cfg.identity.min_distance > 0:
+        raise FacesynthError("identity.min_distance and render.identity_filter both pick identities; "
+                             "set identity.min_distance: 0 to use the identity filter")
+    if not 0 <= variant < 2 ** 16:
+        raise FacesynthError(f"variant={variant}: must be in [0, 65536)")
+    return source_index(index, variant)
+
+
+def _named(ident: Identity, index: int, variant: int) -> Identity:
+    return ident if not variant else dataclasses.replace(ident, index=int(index), variant=int(variant))
 
 
 def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float | None, stage: int) -> Identity:
     coeffs = identity_coeffs(model, cfg, seed, index)
     vertices = model.shape(coeffs)
+    local = {}
+    if cfg.local_shape.enabled:
+        local = anthropometry.sample_params(cfg.local_shape, stream(seed, STREAM_LOCAL_SHAPE, index))
+        vertices = anthropometry.apply(model, vertices, local)
     rng = stream(seed, STREAM_APPEARANCE, index)
     attrs = sample_attributes(cfg.appearance, rng)
     lk = None
@@ -181,7 +219,8 @@ def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float |
         vertices = aged_vertices(model, vertices, lk)
     app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk)
     attrs = dict(app.attributes, model=model.name, model_version=model.version,
-                 shape_tries=identity_tries(model, cfg, seed, index))
+                 shape_tries=identity_tries(model, cfg, seed, index),
+                 local_shape={k: round(v, 4) for k, v in local.items()})
     if lk is not None:
         hair = attrs["hair"]
         attrs["age"] = {"years": age, "stage": int(stage),

@@ -52,7 +52,8 @@ class Rendered:
 class ImageMaker:
     """One per process: owns the EGL renderer and the current identity's GPU mesh/textures."""
 
-    def __init__(self, model, gen_cfg, render_cfg: RenderConfig, seed: int, identity_cache: int = 2):
+    def __init__(self, model, gen_cfg, render_cfg: RenderConfig, seed: int, identity_cache: int = 2,
+                 variants=None):
         if seed < 0:
             raise FacesynthError(f"seed={seed}: must be a non-negative integer")
         self.model, self.gen_cfg, self.cfg, self.seed = model, gen_cfg, render_cfg, int(seed)
@@ -65,6 +66,8 @@ class ImageMaker:
         self._identities: OrderedDict[int, object] = OrderedDict()
         self._staged: OrderedDict[tuple[int, int], object] = OrderedDict()  # (identity, age stage)
         self._cache_size = identity_cache
+        # identity -> accepted candidate of the identity filter (render/identity_filter.py); absent = 0
+        self.variants = variants
 
     # ---- identities ---------------------------------------------------------------------------
     def identity(self, i: int):
@@ -73,11 +76,14 @@ class ImageMaker:
             self._identities.move_to_end(i)
             return self._identities[i]
         from gen.identity import make_identity
-        ident = make_identity(self.model, self.gen_cfg, self.seed, i)
+        ident = make_identity(self.model, self.gen_cfg, self.seed, i, variant=self.variant(i))
         self._identities[i] = ident
         while len(self._identities) > self._cache_size:
             self._identities.popitem(last=False)
         return ident
+
+    def variant(self, i: int) -> int:
+        return int(self.variants[i]) if self.variants is not None and i in self.variants else 0
 
     def _bind(self, identity) -> None:
         key = (identity.index, identity.seed, id(identity))
@@ -111,7 +117,8 @@ class ImageMaker:
             self._staged.move_to_end(key)
             return self._staged[key], age
         from gen.identity import make_identity
-        aged = self._staged[key] = make_identity(self.model, self.gen_cfg, self.seed, identity.index, stage)
+        aged = self._staged[key] = make_identity(self.model, self.gen_cfg, self.seed, identity.index, stage,
+                                                 variant=identity.variant)
         while len(self._staged) > self._cache_size * self.gen_cfg.aging.stages:
             self._staged.popitem(last=False)
         return aged, age

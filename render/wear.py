@@ -15,7 +15,8 @@ class IdentityWear:
     def __init__(self, model, gen_cfg, identity):
         from render.hair_mesh import build_hair
         self.model, self.vertices, self.cfg = model, identity.vertices, gen_cfg.accessories
-        self.seed, self.index = int(identity.seed), int(identity.index)
+        # gen draws by the source index: the identity filter's candidates wear their own things
+        self.seed, self.index = int(identity.seed), int(identity.source)
         self.style = sample_hairstyle(gen_cfg.hair_style, identity.attributes, self.seed, self.index)
         self.glasses = identity_glasses(self.cfg, self.seed, self.index)
         self.parts: dict[str, list] = {}
