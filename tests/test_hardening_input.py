@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster.cli import main
-from cluster.config import load_job_config
+from cluster.config import JobConfig, load_job_config
 from cluster.job import prepare_out
 from cluster.lock import DatasetLock
 from cluster.storage import LOCK, MANIFEST, TMP_DIR, resolve
@@ -249,3 +249,45 @@ def test_object_store_lease_refuses_then_expires(monkeypatch):
         a.renew()
     b.release()
     assert fs.get_file_info(out.path(LOCK)).type.name == "NotFound"
+
+
+def _numeric_leaves(d, prefix=""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _numeric_leaves(v, f"{prefix}{k}.")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            yield f"{prefix}{k}", v
+
+
+def _with(data: dict, key: str, value) -> dict:
+    import copy
+    data = copy.deepcopy(data)
+    d = data
+    parts = key.split(".")
+    for k in parts[:-1]:
+        d = d.setdefault(k, {})
+    d[parts[-1]] = value
+    return data
+
+
+def test_every_numeric_key_is_strict_and_finite():
+    """Every number of the job and training configs (defaults included), one at a time: a
+    boolean, a numeric string or a non-finite value is refused with one line naming that key.
+    (Dicts straight to the validators: the YAML path is tested above.)"""
+    import yaml
+
+    from core.config import parse_model
+    from core.errors import FacesynthError
+    from recognition.config import TrainConfig
+    job = yaml.safe_load(SMOKE.read_text())
+    job_keys = [k for k, _ in _numeric_leaves(load_job_config(SMOKE).model_dump(mode="json"))]
+    train = yaml.safe_load((REPO / "configs" / "smoke-train.yaml").read_text())
+    train_keys = [k for k, _ in _numeric_leaves(TrainConfig.model_validate(train).model_dump(mode="json"))]
+    cases = [(JobConfig, job, k) for k in job_keys] + [(TrainConfig, train, k) for k in train_keys]
+    assert len(cases) > 60
+    for cls, base, key in cases:
+        for value in (True, "1", float("nan")):
+            with pytest.raises(FacesynthError) as e:
+                parse_model(cls, _with(base, key, value))
+            msg = str(e.value)
+            assert "\n" not in msg and key.split(".")[-1] in msg, (key, value, msg)
