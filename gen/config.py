@@ -48,9 +48,11 @@ class IdentityConfig(FrozenConfig):
                                             "0 turns rejection off). Two N(0,I) draws of 100 modes lie ~14 apart.")
     max_tries: int = Field(64, ge=1, le=10_000,
                            description="candidates tried per identity before giving up with an error")
-    spread: float = Field(1.0, gt=0, le=3,
+    spread: float = Field(1.5, gt=0, le=3,
                           description="multiplier on the (truncated) shape coefficients: 1 keeps the face "
-                                      "model's own variance, >1 widens it (more distinct, less typical faces)")
+                                      "model's own variance (feature-width CVs then match Farkas' adults), "
+                                      ">1 widens it. 1.5: the dlib judge's impostor FAR on 100 frontal "
+                                      "identities fell from 38% to 29% and uniqueness rose from 0.17 to 0.28")
 
 
 class SkinConfig(FrozenConfig):

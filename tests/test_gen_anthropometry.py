@@ -55,15 +55,20 @@ def test_spread_of_proportions_is_anthropometric(face_model):
     """With the model's modes and the local fields together, coefficients of variation of feature
     widths stay in the adult range (Farkas et al. 2005: ~4-15%), not a caricature."""
     from gen.identity import STREAM_LOCAL_SHAPE, identity_coeffs
-    cfg = GenConfig()
-    rows = []
-    for i in range(150):
-        v = face_model.shape(identity_coeffs(face_model, cfg, 3, i))
-        v = an.apply(face_model, v, an.sample_params(cfg.local_shape, stream(3, STREAM_LOCAL_SHAPE, i)))
-        rows.append(_measure(face_model, v))
-    for key in rows[0]:
-        x = np.array([r[key] for r in rows])
-        assert 0.04 < x.std() / x.mean() < 0.16, key
+
+    def cvs(spread: float) -> dict[str, float]:
+        cfg = parse_model(GenConfig, {"identity": {"spread": spread}})
+        rows = []
+        for i in range(150):
+            v = face_model.shape(identity_coeffs(face_model, cfg, 3, i))
+            v = an.apply(face_model, v, an.sample_params(cfg.local_shape, stream(3, STREAM_LOCAL_SHAPE, i)))
+            rows.append(_measure(face_model, v))
+        return {k: float(np.std([r[k] for r in rows]) / np.mean([r[k] for r in rows])) for k in rows[0]}
+
+    natural, wide = cvs(1.0), cvs(GenConfig().identity.spread)
+    for key in natural:
+        assert 0.04 < natural[key] < 0.16, key
+        assert natural[key] < wide[key] < 0.25, key  # the default spread widens, short of caricature
 
 
 @pytest.mark.parametrize("key,value", [("nose_width", -0.1), ("psi", 0), ("scale", 9), ("eye_size", "big"),
