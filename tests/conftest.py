@@ -21,6 +21,18 @@ def face_model():
     return load_model("ict-facekit")
 
 
+@pytest.fixture(scope="module")
+def ray_local(face_model):
+    """An embedded Ray for the module's jobs (generate() then joins it instead of starting its own)."""
+    import ray
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def ict_source() -> Path:
     """The upstream archive beside the checkout (../shared), as in development and CI."""

@@ -26,17 +26,6 @@ SMOKE = REPO / "configs" / "smoke.yaml"
 
 
 @pytest.fixture(scope="module")
-def ray_local(face_model):
-    import ray
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def smoke_runs(ray_local, tmp_path_factory):
     """The smoke dataset made with 1 worker and with 2 workers."""
     cfg = load_job_config(SMOKE)

@@ -27,17 +27,6 @@ SMOKE = REPO / "configs" / "smoke.yaml"
 
 
 @pytest.fixture(scope="module")
-def ray_local(face_model):
-    import ray
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def clean(ray_local, tmp_path_factory):
     cfg = load_job_config(SMOKE)
     out = tmp_path_factory.mktemp("clean") / "ds"
