@@ -16,8 +16,8 @@ import numpy as np
 from gen.uvmaps import FaceLayout
 
 # Log-albedo darkening at the centre of a full-depth line, by region; highlight = LIT * that.
-DARKEN = {"forehead": 0.5, "glabella": 0.5, "crows_feet": 0.45, "under_eye": 0.45, "nasolabial": 0.55,
-          "marionette": 0.5, "neck": 0.45}
+DARKEN = {"forehead": 0.6, "glabella": 0.6, "crows_feet": 0.6, "under_eye": 0.55, "nasolabial": 0.7,
+          "marionette": 0.6, "neck": 0.55}
 LIT = 0.4
 
 
