@@ -31,16 +31,14 @@ def test_greedy_keeps_the_first_far_candidate_and_else_the_farthest():
     assert json.loads(json.dumps(r.to_json()))["nearest"][0] == -1.0  # the first has no neighbour
 
 
-def test_filter_is_deterministic_and_the_maker_renders_the_accepted_candidate(face_model):
+def test_the_maker_renders_the_accepted_candidate(face_model):
     from render.judges.face_id import FaceIdJudge
     from render.pipeline import ImageMaker
     cfg = parse_job_config({"seed": 4, "identities": 5, "images_per_identity": 1,
                             "gen": {"appearance": {"texture_size": 128}},
                             "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3}}})
     a = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 5)
-    b = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 5)
-    assert a.to_json() == b.to_json()
-    assert a.tries >= 5
+    assert a.tries >= 5  # (determinism across processes: the job test compares its Ray task with this)
     # the record of identity i is the person the filter accepted
     maker = ImageMaker(face_model, cfg.gen, cfg.render, cfg.seed, variants=dict(enumerate(a.variants)))
     judge = FaceIdJudge()
