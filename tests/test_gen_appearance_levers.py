@@ -42,7 +42,8 @@ def test_levers_are_recorded_json_and_deterministic(face_model):
         assert a.maps[k].tobytes() == b.maps[k].tobytes(), k
     assert a.colors == b.colors and a.attributes == b.attributes
     at = json.loads(json.dumps(a.attributes))
-    assert {"arch", "peak", "tail", "length", "lift", "gap", "taper", "head", "sparse", "tone"} <= set(at["brows"]["shape"])
+    brow_keys = {"arch", "peak", "tail", "length", "lift", "gap", "taper", "head", "sparse", "tone"}
+    assert brow_keys <= set(at["brows"]["shape"])
     assert len(at["eyes"]["variant"]["srgb"]) == 3 and "carotene" in at["skin"]
     assert {"crease_height_cm", "lashes"} <= set(at["periocular"]) and {"melanin", "border"} <= set(at["lips"])
     assert {"pores", "pore_scale", "mottle"} <= set(at["micro"]) and "on" in at["makeup"]

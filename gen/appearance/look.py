@@ -49,7 +49,8 @@ def sample_look(cfg, rng: np.random.Generator, attrs: dict, darkness: float) -> 
         sk["carotene"] = round(cfg.undertone.carotene.draw(substream(rng, STREAM_UNDERTONE)), 4)
         base = skin.linear_rgb(sk["melanin"], sk["blood"], sk["oxygenation"], sk["carotene"])
         lab = skin.lab(base)  # the recorded colour is the painted one
-        sk.update(lab=[round(float(x), 2) for x in lab], ita_deg=round(skin.ita_degrees(lab), 2), srgb=list(srgb8(base)))
+        sk.update(lab=[round(float(x), 2) for x in lab], ita_deg=round(skin.ita_degrees(lab), 2),
+                  srgb=list(srgb8(base)))
     if cfg.micro.enabled:
         attrs["micro"] = sample_micro(cfg.micro, substream(rng, STREAM_MICRO))
     if cfg.makeup.enabled:

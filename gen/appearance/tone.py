@@ -32,7 +32,8 @@ class SkinTone:
         # Log-albedo directions of the spectral model, linearised per unit log-gain:
         blood_dir = np.log(skin.linear_rgb(mel, min(blood * np.e, 0.45), oxy, car)) - log_base
         mel_dir = np.log(skin.linear_rgb(min(mel * np.e, 0.9), blood, oxy, car)) - log_base
-        eye_dir = np.log(skin.linear_rgb(min(mel * np.exp(sk["eye_melanin"]), 0.9), blood * 1.3, oxy * 0.6, car)) - log_base
+        eye_mel = min(mel * np.exp(sk["eye_melanin"]), 0.9)
+        eye_dir = np.log(skin.linear_rgb(eye_mel, blood * 1.3, oxy * 0.6, car)) - log_base
         lip_col = skin.linear_rgb(min(mel * 1.25, 0.9), min(blood * np.exp(sk["lip_blood"]), 0.45), 0.85, car)
         return cls(base, blood_dir, mel_dir, eye_dir, lip_col, np.log(lip_col) - log_base)
 
