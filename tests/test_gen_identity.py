@@ -16,7 +16,8 @@ SEED = 1234
 
 
 def _cfg(min_distance: float = 11.0) -> GenConfig:
-    return GenConfig.model_validate({"identity": {"min_distance": min_distance, "max_tries": 200}})
+    # spread 1: the threshold is in the model's own std units (two draws lie ~14 apart).
+    return GenConfig.model_validate({"identity": {"min_distance": min_distance, "max_tries": 200, "spread": 1.0}})
 
 
 def _in_processes(cfg: GenConfig, indices: list[int], workers: int, maps: bool) -> dict[int, str]:
@@ -71,9 +72,9 @@ def test_order_independent_in_one_process(face_model):
 
 
 def test_truncation_and_modes(face_model):
-    cfg = GenConfig.model_validate({"identity": {"psi": 1.0, "n_modes": 40}})
+    cfg = GenConfig.model_validate({"identity": {"psi": 1.0, "n_modes": 40, "spread": 1.5}})
     c = np.stack([gi.identity_coeffs(face_model, cfg, 7, i) for i in range(200)])
-    assert np.abs(c).max() <= 1.0 and np.abs(c).max() > 0.9
+    assert np.abs(c).max() <= 1.5 and np.abs(c).max() > 1.35  # truncated at psi, then scaled by spread
     assert np.all(c[:, 40:] == 0) and np.all(c[:, :40].std(0) > 0.3)
     with pytest.raises(FacesynthError, match="identity.n_modes"):
         gi.identity_coeffs(face_model, GenConfig.model_validate({"identity": {"n_modes": 500}}), 0, 0)
@@ -91,8 +92,9 @@ def test_make_identity_contract(face_model):
     b = gi.make_identity(face_model, cfg, 5, 3)
     assert gi.identity_hash(a) == gi.identity_hash(b)
     assert a.vertices.shape == (face_model.n_vertices, 3) and a.vertices.dtype == np.float32
-    # Without aging (soft-tissue change, gen/aging/shape.py) the shape is the model's.
-    plain = GenConfig.model_validate({"appearance": {"texture_size": 128}, "aging": {"enabled": False}})
+    # Without aging (gen/aging/shape.py) and local proportions (gen/anthropometry.py) the shape is the model's.
+    plain = GenConfig.model_validate({"appearance": {"texture_size": 128}, "aging": {"enabled": False},
+                                      "local_shape": {"enabled": False}})
     np.testing.assert_allclose(gi.make_identity(face_model, plain, 5, 3).vertices, face_model.shape(a.coeffs),
                                atol=1e-5)
     assert a.maps["albedo"].shape == (128, 128, 3) and a.maps["albedo"].dtype == np.uint8
