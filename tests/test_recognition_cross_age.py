@@ -10,7 +10,7 @@ from core.errors import FacesynthError
 from gen.aging.ages import image_age
 from recognition import benchmark
 from recognition.config import BenchmarkConfig, HeldoutCrossAgeConfig
-from recognition.heldout_age import AGE_TOLERANCE, build_age_pairs, cross_age_job_data, write_cross_age_bin
+from recognition.heldout_age import build_age_pairs, cross_age_job_data, write_cross_age_bin
 from recognition.verification import N_FOLDS, folds, read_bin
 from testdata import write_parquet
 
@@ -63,8 +63,8 @@ def test_pairs_meet_the_age_gap(tmp_path, dataset):
     ident, age, issame = _read_back(path, dataset)
     gap = np.abs(age[:, 0] - age[:, 1])
     assert len(issame) == 20 * N_FOLDS
-    assert (ident[issame, 0] == ident[issame, 1]).all() and (gap[issame] >= 30 - AGE_TOLERANCE).all()
-    assert (ident[~issame, 0] != ident[~issame, 1]).all() and (gap[~issame] >= 30 - AGE_TOLERANCE).all()
+    assert (ident[issame, 0] == ident[issame, 1]).all() and (gap[issame] >= 29.98).all()
+    assert (ident[~issame, 0] != ident[~issame, 1]).all() and (gap[~issame] >= 29.98).all()
     seen = set()
     for f in folds(len(issame)):  # the folds insightface scores: half positive, identities disjoint
         assert issame[f].sum() == 10
@@ -79,7 +79,7 @@ def test_matched_and_any_negatives(tmp_path, dataset):
     path = write_cross_age_bin(tmp_path / "m.bin", dataset, pairs_per_fold=20, negatives="matched", matched_max_gap=5)
     ident, age, issame = _read_back(path, dataset)
     gap = np.abs(age[:, 0] - age[:, 1])
-    assert (gap[~issame] <= 5 + AGE_TOLERANCE).all() and (gap[issame] >= 30 - AGE_TOLERANCE).all()
+    assert (gap[~issame] <= 5.02).all() and (gap[issame] >= 29.98).all()
     ident, age, issame = _read_back(write_cross_age_bin(tmp_path / "a.bin", dataset, 20, negatives="any"), dataset)
     assert (ident[~issame, 0] != ident[~issame, 1]).all()
 
