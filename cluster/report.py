@@ -18,7 +18,8 @@ SHEET_IMAGES = 8
 
 
 def stats(ds: Dataset) -> dict:
-    cols = ["identity", "image_index", "yaw", "pitch", "roll", "background", "expression"]
+    cols = ["identity", "image_index", "yaw", "pitch", "roll", "background", "expression", "age",
+            "hair_style", "glasses", "headwear", "face_mask"]
     t = ds.read(columns=cols)
     ident = t["identity"].to_numpy()
     per_id = np.unique(ident, return_counts=True)[1] if len(ident) else np.zeros(0, int)
@@ -31,6 +32,13 @@ def stats(ds: Dataset) -> dict:
                 "std": float(a.std())} if len(a) else {}
 
     bg = pc.value_counts(t["background"]).to_pylist() if len(t) else []
+
+    def counts(name):
+        return {d["values"]: int(d["counts"]) for d in pc.value_counts(t[name]).to_pylist()} if len(t) else {}
+
+    age = t["age"].to_numpy(zero_copy_only=False).astype(np.float64)
+    aged = np.isfinite(age)
+    span = _age_spans(ident[aged], age[aged])
     return {
         "uri": ds.out.uri, "complete": ds.complete, "schema_version": m["schema_version"],
         "config_hash": m["config_hash"], "image_format": m.get("image_format"),
@@ -41,7 +49,43 @@ def stats(ds: Dataset) -> dict:
         "yaw": rng("yaw"), "pitch": rng("pitch"), "roll": rng("roll"),
         "background": {d["values"]: int(d["counts"]) for d in bg},
         "expression_mean": float(np.asarray(t["expression"].combine_chunks().flatten()).mean()) if len(t) else 0.0,
+        "age": ({"min": float(age[aged].min()), "mean": float(age[aged].mean()), "max": float(age[aged].max()),
+                 "std": float(age[aged].std())} if aged.any() else {}),
+        "age_span_per_identity": ({"min": float(span.min()), "mean": float(span.mean()), "max": float(span.max()),
+                                   "std": float(span.std())} if len(span) else {}),
+        **{name: counts(name) for name in ("hair_style", "glasses", "headwear", "face_mask")},
     }
+
+
+def _age_spans(ident: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Oldest minus youngest age shown, per identity."""
+    if not len(ident):
+        return np.zeros(0)
+    order = np.argsort(ident, kind="stable")
+    ids, start = np.unique(ident[order], return_index=True)
+    return np.maximum.reduceat(age[order], start) - np.minimum.reduceat(age[order], start)
+
+
+def age_histogram(ds: Dataset, path: Path) -> Path | None:
+    """Ages of the images and each identity's age span (None when the dataset has no ages)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    t = ds.read(columns=["identity", "age"])
+    age = t["age"].to_numpy(zero_copy_only=False).astype(np.float64)
+    ok = np.isfinite(age)
+    if not ok.any():
+        return None
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 3))
+    a0.hist(age[ok], bins=34, range=(0, 102), color="#667744")
+    a0.set_xlabel("age in the image (years)")
+    a1.hist(_age_spans(t["identity"].to_numpy()[ok], age[ok]), bins=20, color="#447766")
+    a1.set_xlabel("age span per identity (years)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def contact_sheet(ds: Dataset, path: Path) -> Path:
@@ -122,6 +166,8 @@ def inspect(uri: str, report: str | None = None) -> dict:
     s["contact_sheet"] = str(contact_sheet(ds, rdir / "contact_sheet.png"))
     pose, expr = histograms(ds, rdir / "pose_hist.png", rdir / "expression_hist.png")
     s["pose_hist"], s["expression_hist"] = str(pose), str(expr)
+    ages = age_histogram(ds, rdir / "age_hist.png")
+    s["age_hist"] = str(ages) if ages else None
     atomic_write_text(rdir / "stats.json", json.dumps(s, indent=1))
     s["stats_json"] = str(rdir / "stats.json")
     return s
@@ -140,7 +186,10 @@ def format_stats(s: dict) -> str:
         f"  yaw {r(s['yaw'])}", f"  pitch {r(s['pitch'])}", f"  roll {r(s['roll'])}",
         "  background " + ", ".join(f"{k}: {v}" for k, v in sorted(s["background"].items())),
         f"contact sheet: {s['contact_sheet']}",
-        f"histograms: {s['pose_hist']} {s['expression_hist']}",
+        f"  age {r(s['age'])}, span per identity {r(s['age_span_per_identity'])}",
+        "  " + "; ".join(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {n}" for a, n in sorted(s[k].items()))
+                         for k in ("hair_style", "glasses", "headwear", "face_mask")),
+        f"histograms: {s['pose_hist']} {s['expression_hist']}" + (f" {s['age_hist']}" if s.get("age_hist") else ""),
         f"stats: {s['stats_json']}",
     ]
     return "\n".join(lines)

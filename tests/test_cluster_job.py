@@ -165,5 +165,11 @@ def test_inspect_reports(smoke_runs, tmp_path, capsys):
     sheet = Image.open(report / "contact_sheet.png")
     size = cfg.render.output.image_size
     assert sheet.size == (cfg.images_per_identity * size, cfg.identities * size)
-    for name in ("contact_sheet.png", "pose_hist.png", "expression_hist.png"):
+    for name in ("contact_sheet.png", "pose_hist.png", "expression_hist.png", "age_hist.png"):
         assert str(report / name) in printed and (report / name).stat().st_size > 1000
+    # ages (aging is on by default): within the configured range, and the counts of worn things add up
+    lo, hi = cfg.gen.aging.base_age.min, cfg.gen.aging.base_age.max
+    assert lo <= stats["age"]["min"] <= stats["age"]["max"] <= hi
+    assert 0 <= stats["age_span_per_identity"]["max"] <= cfg.gen.aging.span + 1e-3
+    for key in ("hair_style", "glasses", "headwear", "face_mask"):
+        assert sum(stats[key].values()) == cfg.total_images
