@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_killed_driver_then_rerun_is_exactly_once(sig, tmp_path, face_model):
     data = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    data["ray"]["unit_identities"] = 1  # 8 units: the kill lands with most of them still to do
+    # 24 one-identity units: the kill lands with most of them still to do, even on a fast machine
+    data["identities"] = 24
+    data["ray"]["unit_identities"] = 1
     cfg_path = tmp_path / "job.yaml"
     cfg_path.write_text(yaml.safe_dump(data))
     cfg = load_job_config(cfg_path)
