@@ -34,8 +34,11 @@ def test_killed_driver_then_rerun_is_exactly_once(sig, tmp_path, face_model):
     cmd = [sys.executable, "-m", "cluster.cli", "generate", "--config", str(cfg_path), "--out", str(out),
            "--workers", "2", "--no-progress"]
 
+    # A shell that runs us in the background without job control (CI) sets SIGINT to "ignore", and
+    # children inherit that: give the driver the default disposition a terminal's process has.
     p = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     procs: set[int] = set()
     try:
         deadline = time.monotonic() + 240
