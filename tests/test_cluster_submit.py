@@ -171,7 +171,6 @@ def test_submit_refuses_a_job_file_given_as_runtime_env(tmp_path):
 
 def test_generate_joins_through_ray_client(ray_head, tmp_path, face_model):
     """ray:// drivers cannot follow streaming generators: units report when they finish."""
-    import socket
     port = int(ray_head["client"].rsplit(":", 1)[1])
     try:  # Ray sometimes binds its client proxy to the host's own address instead of loopback;
         socket.create_connection(("127.0.0.1", port), timeout=5).close()  # tests reach loopback only
