@@ -161,6 +161,13 @@ class SyntheticConfig(StrictConfig):
         return self
 
 
+def _even_pairs(cls, v: int) -> int:
+    """Verification folds are half positive, half negative."""
+    if v % 2:
+        raise ValueError("must be even (half positive, half negative)")
+    return v
+
+
 class HeldoutConfig(StrictConfig):
     """Synthetic frontal-vs-profile verification set from identities never used in training."""
     enabled: bool = True
@@ -175,12 +182,7 @@ class HeldoutConfig(StrictConfig):
     identity_offset: int = Field(1_000_000, ge=0, description="identity_start of the held-out identities")
     workers: Optional[int] = Field(None, ge=1)
 
-    @field_validator("pairs_per_fold")
-    @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
-            raise ValueError("must be even (half positive, half negative)")
-        return v
+    _even = field_validator("pairs_per_fold")(_even_pairs)
 
 
 class HeldoutCrossAgeConfig(StrictConfig):
@@ -210,12 +212,7 @@ class HeldoutCrossAgeConfig(StrictConfig):
                                                               "heldout's and every training one)")
     workers: Optional[int] = Field(None, ge=1)
 
-    @field_validator("pairs_per_fold")
-    @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
-            raise ValueError("must be even (half positive, half negative)")
-        return v
+    _even = field_validator("pairs_per_fold")(_even_pairs)
 
     @model_validator(mode="after")
     def _ages(self):
