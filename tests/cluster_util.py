@@ -58,8 +58,13 @@ def tree(pgid: int) -> set[int]:
     """Every process in process group `pgid` and all their descendants (Ray puts its workers
     in process groups of their own, but they stay children of the raylet)."""
     t = _proc_table()
-    found = {p for p, (_, g, _) in t.items() if g == pgid}
-    todo = list(found)
+    group = {p for p, (_, g, _) in t.items() if g == pgid}
+    return group | _below(t, group)
+
+
+def _below(t: dict, roots) -> set[int]:
+    """Every process in table `t` descending from one of `roots` (roots excluded)."""
+    found, todo = set(), list(roots)
     while todo:
         x = todo.pop()
         for p, (pp, _, _) in t.items():
@@ -98,15 +103,7 @@ def kill_tree(pgid: int, sig=signal.SIGKILL, wait_s: float = 10.0, also=()) -> N
 
 def descendants(pid: int) -> set[int]:
     """Every process below `pid` (an embedded Ray's raylet and its workers are below the driver)."""
-    t = _proc_table()
-    found, todo = set(), [pid]
-    while todo:
-        x = todo.pop()
-        for p, (pp, _, _) in t.items():
-            if pp == x and p not in found:
-                found.add(p)
-                todo.append(p)
-    return found
+    return _below(_proc_table(), [pid])
 
 
 def processes_matching(prefix: str, under: int | None = None) -> list[int]:
