@@ -58,10 +58,18 @@ def _region_faces(model: FaceModel, names) -> np.ndarray:
     return model.region_faces(*names)
 
 
+# Human iris radius ~0.59 cm (white-to-white corneal diameter 11.7 mm, Ruefer et al., Cornea 24(3),
+# 2005); a pupil of ~3.5 mm in indoor light. The iris cell maps the eyeball's front so that the
+# iris disc fills IRIS_FRAC of the cell's radius and the rest is sclera.
+IRIS_RADIUS_CM = 0.59
+IRIS_FRAC = 0.42
+PUPIL_FRAC = 0.3  # of the iris radius
+
+
 def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
-    """Per-vertex iris disc coordinates (V, 2) in [-1, 1] (0 = pupil centre), and the sclera faces
-    that form the cornea bulge in front of the iris (they would hide it: the model's sclera is a
-    closed eyeball)."""
+    """Per-vertex eyeball coordinates (V, 2) in the iris cell, |q| <= 1 (0 = pupil centre,
+    IRIS_FRAC = limbus), and the outer sclera faces (the cornea shell, which would hide the
+    eyeball: ICT's M_Iris* mesh is the whole eyeball, white included)."""
     v = np.asarray(model.neutral, np.float64)
     polar = np.zeros((model.n_vertices, 2), np.float32)
     cornea = []
@@ -69,26 +77,33 @@ def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
         if f"iris_{side}" not in model.vertex_regions or f"M_Sclera{side.capitalize()}" not in model.region_names:
             continue  # a model without separate eyeballs (e.g. BFM)
         ia, ib = model.vertex_regions[f"iris_{side}"]
-        sa, sb = model.vertex_regions[f"sclera_{side}"]
-        iris, ball = v[ia:ib], v[sa:sb]
+        ball = v[ia:ib]
         centre = ball.mean(0)
-        axis = iris.mean(0) - centre
-        axis /= np.linalg.norm(axis)
+        d = ball - centre
+        front = ball[d[:, 2] > np.quantile(d[:, 2], 0.98)].mean(0)  # the gaze axis: through the front pole
+        axis = (front - centre) / np.linalg.norm(front - centre)
         x = np.cross([0.0, 1.0, 0.0], axis)
         x /= np.linalg.norm(x)
         y = np.cross(axis, x)
-        d = iris - iris.mean(0)
-        r = np.hypot(d @ x, d @ y)
-        rmax = r.max()
-        polar[ia:ib, 0], polar[ia:ib, 1] = (d @ x) / rmax, (d @ y) / rmax
-        # Sclera faces within the iris' angular radius around the axis.
-        rim = np.degrees(np.arccos(np.clip(((iris - centre) / np.linalg.norm(iris - centre, axis=1, keepdims=True)) @ axis, -1, 1))).max()
+        q = np.stack([d @ x, d @ y], 1) * (IRIS_FRAC / IRIS_RADIUS_CM)
+        r = np.linalg.norm(q, axis=1, keepdims=True)
+        q = np.where((r > 1) | ((d @ axis)[:, None] < 0), q / np.maximum(r, 1e-9), q)  # the back: sclera
+        polar[ia:ib] = q
         ri = model.region_names.index(f"M_Sclera{side.capitalize()}")
-        f = np.flatnonzero(model.face_region == ri)
-        fc = v[model.faces[f]].mean(1) - centre
-        ang = np.degrees(np.arccos(np.clip((fc / np.linalg.norm(fc, axis=1, keepdims=True)) @ axis, -1, 1)))
-        cornea.append(f[ang < rim])
+        cornea.append(np.flatnonzero(model.face_region == ri))
     return polar, (np.concatenate(cornea) if cornea else np.zeros(0, np.int64))
+
+
+def _lower_lashes(model: FaceModel) -> np.ndarray:
+    """Faces of the lower lashes. ICT's lash cards are opaque here; the upper ones read as the
+    dark lash line, the lower ones as a dark band under the eye that real, sparse lower lashes do
+    not make."""
+    if "M_EyeLashes" not in model.region_names:
+        return np.zeros(0, np.int64)
+    f = np.flatnonzero(model.face_region == model.region_names.index("M_EyeLashes"))
+    lm = np.asarray(model.neutral, np.float64)[np.asarray(model.landmarks68)]
+    eye_y = 0.5 * (lm[36:42, 1].mean() + lm[42:48, 1].mean())
+    return f[np.asarray(model.neutral, np.float64)[model.faces[f]].mean(1)[:, 1] < eye_y]
 
 
 def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_of_face: np.ndarray,
@@ -111,7 +126,7 @@ def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_o
         elif part == "iris":
             # Radial coordinates from the geometry (the model's iris UVs are only roughly radial).
             col, row = CELL["iris"]
-            q = iris_polar[faces[sel]]  # (n, 3, 2) in [-1, 1], pupil at 0
+            q = iris_polar[faces[sel]]  # (n, 3, 2), |q| <= 1, pupil at 0
             out[sel, :, 0] = (2 + (col + 0.5 + 0.48 * q[..., 0]) / 4) / 3
             out[sel, :, 1] = 1 - (row + 0.5 - 0.48 * q[..., 1]) / 4
         else:
@@ -126,7 +141,7 @@ def _cell_centre(part: str) -> tuple[float, float]:
 
 def build_topology(model: FaceModel) -> Topology:
     iris_polar, cornea = _eye_geometry(model)
-    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), cornea)
+    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), np.concatenate([cornea, _lower_lashes(model)]))
     mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
     fv = model.faces[main_f]
     socket = np.all((fv >= mouth_lo) & (fv < mouth_hi), axis=1)
@@ -183,14 +198,21 @@ def interleave(prim: Primitive, v: np.ndarray, n: np.ndarray, out: np.ndarray | 
     return out
 
 
-def _iris_tile(size: int, iris, pupil) -> np.ndarray:
-    """Iris cell: iris colour brightening outwards, dark limbal ring and pupil (UV centre = pupil)."""
+def _iris_tile(size: int, iris, pupil, sclera) -> np.ndarray:
+    """Eyeball cell (UV centre = pupil): pupil, an iris with radial fibres, a lighter collarette
+    and a dark limbal ring, then sclera darkening a little towards the corners."""
     yy, xx = np.mgrid[0:size, 0:size]
-    r = (np.hypot(xx - (size - 1) / 2, yy - (size - 1) / 2) / (size / 2))[..., None]
+    dx, dy = xx - (size - 1) / 2, yy - (size - 1) / 2
+    r = (np.hypot(dx, dy) / (size / 2))[..., None] / IRIS_FRAC  # 1 = limbus
+    ang = np.arctan2(dy, dx)[..., None]
     c = np.asarray(iris, np.float32)
-    img = c * (0.8 + 0.4 * np.clip(r, 0, 1))
-    img = np.where(r > 0.88, c * 0.45, img)
-    img = np.where(r < 0.35, np.asarray(pupil, np.float32), img)
+    fibres = 1 + 0.10 * np.sin(37 * ang) + 0.07 * np.sin(61 * ang + 1.3) + 0.05 * np.sin(23 * ang + 0.4)
+    img = c * (0.75 + 0.45 * np.clip(r, 0, 1)) * fibres
+    img = np.where(np.abs(r - 0.45) < 0.07, img * 1.15 + 12, img)  # collarette
+    img = np.where(r > 0.86, c * 0.4, img)  # limbal ring
+    img = np.where(r < PUPIL_FRAC, np.asarray(pupil, np.float32), img)
+    white = np.asarray(sclera, np.float32) * (1.0 - 0.12 * np.clip(r - 1.0, 0, 1.4))
+    img = np.where(r > 1.0, white, img)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -228,7 +250,10 @@ def build_atlas(maps: dict, colors: dict, tile: int = 512, skin_roughness: float
             c = 0.5 * c + 0.5 * skin
         c = tuple(int(round(x)) for x in c)
         ys, xs = slice(row * cell, (row + 1) * cell), slice(2 * tile + col * cell, 2 * tile + (col + 1) * cell)
-        a[ys, xs] = _iris_tile(cell, c, colors.get("pupil", DEFAULT_COLORS["pupil"])) if name == "iris" else c
+        if name == "iris":
+            c = _iris_tile(cell, c, colors.get("pupil", DEFAULT_COLORS["pupil"]),
+                           colors.get("sclera", DEFAULT_COLORS["sclera"]))
+        a[ys, xs] = c
         r, s = PART_SURFACE[name]
         rs[ys, xs, 1], rs[ys, xs, 2] = round(255 * r), round(255 * s)
     return a, rs
