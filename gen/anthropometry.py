@@ -30,7 +30,7 @@ import numpy as np
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
 FEATURES = ("eye_size", "eye_spacing", "canthal_tilt", "nose_width", "nose_length", "nose_bridge",
             "nose_tip", "mouth_width", "lip_fullness", "jaw_width", "chin_length", "chin_projection",
-            "cheekbones", "forehead_height", "ear_size")
+            "cheekbones", "forehead_height", "ear_size", "brow_ridge", "eye_opening", "brow_height")
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,10 @@ def _gauss(pos: np.ndarray, centre: np.ndarray, radius: float, axes=(1.0, 1.0, 1
 
 
 @lru_cache(maxsize=4)
-def _fields_cached(key: tuple, neutral_bytes: bytes, lm_bytes: bytes, n: int) -> Fields:
+def _fields_cached(key: tuple, neutral_bytes: bytes, lm_bytes: bytes, n: int, ball_bytes: bytes) -> Fields:
     pos = np.frombuffer(neutral_bytes, np.float32).reshape(n, 3)
+    lids = np.ones(n, np.float32)  # eye_opening moves the lids, not the eyeballs behind them
+    lids[np.frombuffer(ball_bytes, np.int64)] = 0.0
     lm = pos[np.frombuffer(lm_bytes, np.int64)].astype(np.float64)
     eye_c = [lm[list(e)].mean(0) for e in EYES]
     eye_d = float(np.linalg.norm(eye_c[1] - eye_c[0]))
@@ -90,6 +92,12 @@ def _fields_cached(key: tuple, neutral_bytes: bytes, lm_bytes: bytes, n: int) ->
                             for k, c in ((1, eye_c[0]), (15, eye_c[1]))),
         "forehead_height": (_Field(_gauss(pos, lm[27] + 5.0 * u * up, 3.2 * u, (1.6, 1.0, 1.0)), lm[27]),),
         "ear_size": tuple(_Field(_gauss(pos, c, 1.6 * u, (0.8, 1.4, 1.2)), c) for c in ears),
+        # Above each eye, flat in height so the lids below move little.
+        "eye_opening": tuple(_Field(_gauss(pos, c, 0.9 * u, (1.3, 0.8, 1.5)) * lids, c) for c in eye_c),
+        "brow_height": tuple(_Field(_gauss(pos, lm[list(b)].mean(0), 0.9 * u, (1.6, 0.5, 1.5)) * lids,
+                                    lm[list(b)].mean(0)) for b in ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))),
+        "brow_ridge": tuple(_Field(_gauss(pos, lm[list(b)].mean(0) + 0.4 * u * up, 1.1 * u, (1.5, 0.6, 1.2)),
+                                   lm[list(b)].mean(0)) for b in ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))),
     }
     return Fields(fields=f, midline_x=mid_x, eye_distance=eye_d)
 
@@ -97,18 +105,22 @@ def _fields_cached(key: tuple, neutral_bytes: bytes, lm_bytes: bytes, n: int) ->
 def fields_for(model) -> Fields:
     neutral = np.ascontiguousarray(model.neutral, np.float32)
     lm = np.ascontiguousarray(model.landmarks68, np.int64)
-    return _fields_cached((model.name, model.version), neutral.tobytes(), lm.tobytes(), len(neutral))
+    regions = getattr(model, "vertex_regions", {}) or {}
+    ball = [np.arange(*regions[k]) for k in ("iris_left", "sclera_left", "iris_right", "sclera_right") if k in regions]
+    ball = np.concatenate(ball).astype(np.int64) if ball else np.zeros(0, np.int64)
+    return _fields_cached((model.name, model.version), neutral.tobytes(), lm.tobytes(), len(neutral), ball.tobytes())
 
 
-def sample_params(cfg, rng: np.random.Generator) -> dict[str, float]:
-    """Feature parameters in real units: relative scales (0.05 = +5%), degrees, or cm."""
+def sample_params(cfg, rng: np.random.Generator, shift: dict[str, float] | None = None) -> dict[str, float]:
+    """Feature parameters in real units: relative scales (0.05 = +5%), degrees, or cm. `shift`
+    moves features' draws by that many SDs after truncation (sex differences, gen/sex.py)."""
     z = rng.standard_normal(len(FEATURES))
     for _ in range(100):
         bad = np.abs(z) > cfg.psi
         if not bad.any():
             break
         z[bad] = rng.standard_normal(int(bad.sum()))
-    z = np.clip(z, -cfg.psi, cfg.psi)
+    z = np.clip(z, -cfg.psi, cfg.psi) + np.array([(shift or {}).get(f, 0.0) for f in FEATURES])
     return {name: float(zi * getattr(cfg, name) * cfg.scale) for name, zi in zip(FEATURES, z)}
 
 
@@ -144,6 +156,9 @@ def apply(model, vertices: np.ndarray, params: dict[str, float]) -> np.ndarray:
     add("cheekbones", lambda r, p, s, k: np.array([s * p * u, 0, 0.5 * p * u], np.float32))
     add("forehead_height", lambda r, p, s, k: np.array([0, p * u, 0], np.float32))
     add("ear_size", lambda r, p, s, k: r * p)
+    add("brow_ridge", lambda r, p, s, k: np.array([0, 0, p * u], np.float32))
+    add("eye_opening", lambda r, p, s, k: r * np.array([0, p, 0], np.float32))
+    add("brow_height", lambda r, p, s, k: np.array([0, p * u, 0], np.float32))
     return (v + delta).astype(np.float32)
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from core.config import FrozenConfig
 from gen.shape_config import LocalShapeConfig  # noqa: F401 - re-exported: GenConfig.local_shape
+from gen.sex import SexConfig
 from gen.lookconfig import (BrowShapeConfig, IrisConfig, LipConfig, MakeupConfig, MicroTextureConfig,
                             PeriocularConfig, UndertoneConfig)
 
@@ -374,6 +375,7 @@ class GenConfig(FrozenConfig):
     model: str = Field("ict-facekit", description="face model name (see `facesynth models list`)")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     local_shape: LocalShapeConfig = Field(default_factory=LocalShapeConfig)
+    sex: SexConfig = Field(default_factory=SexConfig)
     appearance: AppearanceConfig = Field(default_factory=AppearanceConfig)
     expression: ExpressionConfig = Field(default_factory=ExpressionConfig)
     aging: AgingConfig = Field(default_factory=AgingConfig)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 from core.rng import stream, weighted_choice
 from gen.config import HairStyleConfig
+from gen.sex import SexConfig, hair_style_weights
 
 STREAM_HAIRSTYLE = 41
 
@@ -60,12 +61,15 @@ class HairStyle:
         return asdict(self)
 
 
-def sample_hairstyle(cfg: HairStyleConfig, attributes: dict, seed: int, index: int) -> HairStyle:
+def sample_hairstyle(cfg: HairStyleConfig, attributes: dict, seed: int, index: int,
+                     sex: SexConfig | None = None) -> HairStyle:
     """Identity `index`'s hair style. `attributes`: the identity's appearance attributes (its
-    'hair' entry: srgb colour, scalp bool, hairline in about [-1, 1], +1 = receded ~2 cm)."""
+    'hair' entry: srgb colour, scalp bool, hairline in about [-1, 1], +1 = receded ~2 cm; its
+    'sex', whose style weights `sex` gives)."""
     rng = stream(seed, STREAM_HAIRSTYLE, index)
     hair = attributes.get("hair", {})
-    name = weighted_choice(rng, cfg.styles)
+    styles = cfg.styles if sex is None else hair_style_weights(cfg.styles, sex.look(attributes.get("sex")))
+    name = weighted_choice(rng, styles)
     if not hair.get("scalp", True):
         name = "bald"  # the painted scalp is bare: geometry would contradict it
     shape = STYLE_SHAPES[name]

@@ -30,6 +30,7 @@ from core.errors import FacesynthError
 from core.rng import stream
 from gen import anthropometry
 from gen.modelcache import FaceModel
+from gen.sex import draw_sex, shape_shift
 from gen.uvmaps import face_layout
 
 STREAM_SHAPE = 1
@@ -163,7 +164,8 @@ def identity_tries(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> i
 
 def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> dict:
     """The attributes make_identity would record, without drawing any texel (cheap)."""
-    return sample_attributes(cfg.appearance, stream(seed, STREAM_APPEARANCE, index))
+    sex = draw_sex(cfg.sex, seed, index)
+    return sample_attributes(cfg.appearance, stream(seed, STREAM_APPEARANCE, index), sex, cfg.sex.look(sex))
 
 
 def make_identity(model: FaceModel, cfg: GenConfig, seed: int, index: int, stage: int = 0,
@@ -205,16 +207,19 @@ def _named(ident: Identity, index: int, variant: int) -> Identity:
 def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float | None, stage: int) -> Identity:
     coeffs = identity_coeffs(model, cfg, seed, index)
     vertices = model.shape(coeffs)
+    sex = draw_sex(cfg.sex, seed, index)
     local = {}
     if cfg.local_shape.enabled:
-        local = anthropometry.sample_params(cfg.local_shape, stream(seed, STREAM_LOCAL_SHAPE, index))
+        local = anthropometry.sample_params(cfg.local_shape, stream(seed, STREAM_LOCAL_SHAPE, index),
+                                            shape_shift(cfg.sex, sex))
         vertices = anthropometry.apply(model, vertices, local)
     rng = stream(seed, STREAM_APPEARANCE, index)
-    attrs = sample_attributes(cfg.appearance, rng)
+    attrs = sample_attributes(cfg.appearance, rng, sex, cfg.sex.look(sex))
     lk = None
     if age is not None:
         lay = face_layout(model, cfg.appearance.texture_size)
-        traits = draw_traits(cfg.aging, seed, index, darkness(attrs["skin"]["melanin"]), lay.lm3)
+        traits = draw_traits(cfg.aging, seed, index, darkness(attrs["skin"]["melanin"]), lay.lm3,
+                             cfg.sex.look(sex).recession)
         lk = look(cfg.aging, traits, age)
         vertices = aged_vertices(model, vertices, lk)
     app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk)

@@ -31,3 +31,6 @@ class LocalShapeConfig(FrozenConfig):
     cheekbones: float = _farkas(0.2, "cm per side", "zygomatic width (CV ~4%)")
     forehead_height: float = _farkas(0.4, "cm", "forehead height (CV ~8%)")
     ear_size: float = _farkas(0.06, "relative", "ear length (CV ~6%)")
+    brow_ridge: float = _farkas(0.15, "cm", "brow ridge projection (its sex difference is in gen/sex.py)")
+    eye_opening: float = _farkas(0.12, "relative", "eye fissure height, lids only (CV ~12%)")
+    brow_height: float = _farkas(0.2, "cm", "brow height above the eye")

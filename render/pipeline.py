@@ -24,7 +24,7 @@ from render.background import composite, list_images, make_background
 from render.config import RenderConfig
 from render.degrade import degrade
 from render.landmarks import five_from_68, project
-from render.record import ImageRecord
+from render.record import NONE, ImageRecord
 from render.scene import Scene, rotation, sample_scene
 
 TEMPLATE_EYE_PX = float(np.linalg.norm(align.ARCFACE_TEMPLATE[1] - align.ARCFACE_TEMPLATE[0]))  # at 112 px
@@ -195,7 +195,7 @@ class ImageMaker:
             seed=self.seed, model_name=self.model.name, model_version=self.model.version,
             full_image=self.encode(r.frame) if self.cfg.output.keep_full_frame else None,
             hair_style=self._wear.hair_name, glasses=r.wear.glasses_name, headwear=r.wear.headwear,
-            face_mask=r.wear.face_mask)
+            face_mask=r.wear.face_mask, sex=str(identity.attributes.get("sex", NONE)))
 
     def close(self) -> None:
         self.renderer.close()

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 
 # 2: age, hair_style, glasses, headwear, face_mask (distinct identities and aging).
-SCHEMA_VERSION = 2
+# 3: sex (gen/sex.py).
+SCHEMA_VERSION = 3
 N_LANDMARKS5 = 10  # 5 points (x, y): eye L, eye R, nose, mouth L, mouth R
 N_LANDMARKS68 = 136  # 68 Multi-PIE points (x, y)
 NONE = "none"  # value of the accessory / hair fields when there is none
@@ -66,6 +67,7 @@ class ImageRecord:
     model_name: str = _col(pa.string(), "face model name")
     model_version: str = _col(pa.string(), "face model version")
     age: float = _col(F32, "the person's age in this image, years", default=float("nan"))
+    sex: str = _col(pa.string(), "the identity's sex: female, male", default=NONE)
     hair_style: str = _col(pa.string(), "scalp hair style", default=NONE)
     glasses: str = _col(pa.string(), "glasses worn in this image", default=NONE)
     headwear: str = _col(pa.string(), "headwear worn in this image", default=NONE)

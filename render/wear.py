@@ -17,7 +17,8 @@ class IdentityWear:
         self.model, self.vertices, self.cfg = model, identity.vertices, gen_cfg.accessories
         # gen draws by the source index: the identity filter's candidates wear their own things
         self.seed, self.index = int(identity.seed), int(identity.source)
-        self.style = sample_hairstyle(gen_cfg.hair_style, identity.attributes, self.seed, self.index)
+        self.style = sample_hairstyle(gen_cfg.hair_style, identity.attributes, self.seed, self.index,
+                                      gen_cfg.sex)
         self.glasses = identity_glasses(self.cfg, self.seed, self.index)
         self.parts: dict[str, list] = {}
         hair = build_hair(model, self.vertices, self.style)

@@ -110,6 +110,17 @@ def test_consistency_pairs_each_image_with_the_most_frontal_one():
                   "round": {"pairs": 3, "tar": 0.0, "mean_distance": pytest.approx((0.8 + 0.7 + 0.8) / 3)}}
 
 
+def test_impostor_rate_is_split_by_sex():
+    # identities 0, 1 female at x = 0 and 0.5; 2, 3 male at x = 3 and 3.4: only same-sex pairs are close
+    emb = np.array([[0.0, 0], [0.5, 0], [3.0, 0], [3.4, 0]]).repeat(2, 0)
+    labels = np.arange(4).repeat(2)
+    sex = np.array(["female", "female", "male", "male"]).repeat(2)
+    m, _ = metrics.compute(emb, labels, categories={"sex": sex})
+    assert m["far_same_sex"] == 1.0 and m["far_cross_sex"] == 0.0
+    assert m["far"] == pytest.approx(8 / 24)
+    assert "far_same_sex" not in metrics.compute(emb, labels)[0]
+
+
 # ---- dlib's five points and real embeddings on a real face ---------------------------------------
 @pytest.fixture(scope="module")
 def astronaut():

@@ -61,12 +61,14 @@ class AgeLook:
     fullness: float
 
 
-def draw_traits(cfg: AgingConfig, seed: int, index: int, darkness: float, lm3: np.ndarray) -> AgingTraits:
+def draw_traits(cfg: AgingConfig, seed: int, index: int, darkness: float, lm3: np.ndarray,
+                recession_scale: float = 1.0) -> AgingTraits:
+    """recession_scale: the sex's multiplier on cfg.recession_prob (gen/sex.py)."""
     rng = stream(seed, STREAM_AGING, index)
     lines = draw_lines(rng, np.asarray(lm3, np.float64))
     k = int(rng.poisson(SPOT_MEAN * cfg.spots * (1 - darkness) ** 1.5 + 1.0))
     lo, hi = curves.SPOT_AGES
-    recedes = bool(rng.random() < cfg.recession_prob)
+    recedes = bool(rng.random() < min(1.0, cfg.recession_prob * recession_scale))
     return AgingTraits(
         seed=seed, index=index, darkness=darkness, wrinkle_gain=float(np.exp(rng.normal(0, 0.25))) * cfg.wrinkles,
         lines=lines, spot_u=rng.random(k), spot_onset=rng.uniform(lo, hi, k) + 8 * darkness,

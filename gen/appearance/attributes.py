@@ -8,6 +8,7 @@ from gen import skin
 from gen.appearance.look import sample_look
 from gen.appearance.paint import srgb8
 from gen.config import AppearanceConfig
+from gen.sex import SexLook
 
 _DARK_HAIR = ("black", "dark_brown")
 _BROWN_IRIS = ("dark_brown", "brown")
@@ -27,30 +28,40 @@ def darkness(melanin: float) -> float:
     return float(np.clip((np.log(melanin) - _MEL_LO) / (_MEL_HI - _MEL_LO), 0, 1))
 
 
-def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
-    """All per-identity appearance choices (JSON-able), drawn before any texel is touched."""
+_ARCHED = ("soft_arch", "high_arch", "rounded")
+
+
+def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator, sex: str | None = None,
+                      sexlook: SexLook | None = None) -> dict:
+    """All per-identity appearance choices (JSON-able), drawn before any texel is touched. `sex`
+    and its multipliers `sexlook` (gen/sex.py) shift the priors; None leaves them as configured."""
     s, h, e, mk, sf = cfg.skin, cfg.hair, cfg.eyes, cfg.marks, cfg.surface
+    sl = sexlook or SexLook()
     w = np.asarray(s.melanin_weights, np.float64)
     g = s.melanin_groups[int(rng.choice(len(w), p=w / w.sum()))]
-    melanin = float(np.exp(rng.uniform(np.log(g.min), np.log(g.max))))
-    blood = float(np.exp(rng.uniform(np.log(s.blood.min), np.log(s.blood.max))))
+    melanin = float(np.exp(rng.uniform(np.log(g.min), np.log(g.max)))) * sl.melanin
+    blood = float(np.exp(rng.uniform(np.log(s.blood.min), np.log(s.blood.max)))) * sl.blood
     oxy = s.oxygenation.draw(rng)
     base = skin.linear_rgb(melanin, blood, oxy)
     lab = skin.lab(base)
     dark = darkness(melanin)
     hair_name = weighted_choice(rng, _biased(h.color_probs, _DARK_HAIR, h.dark_bias * dark))
     iris_name = weighted_choice(rng, _biased(e.iris_probs, _BROWN_IRIS, e.dark_bias * dark))
-    facial = weighted_choice(rng, h.facial_hair_styles) if rng.random() < h.facial_hair_prob else "none"
+    facial_p = min(1.0, h.facial_hair_prob * sl.facial_hair)
+    facial = weighted_choice(rng, h.facial_hair_styles) if rng.random() < facial_p else "none"
+    brow_styles = {k: v * (sl.brow_arch if k in _ARCHED else 1.0) for k, v in h.brow_styles.items()}
     has_freckles = rng.random() < mk.freckle_prob * (1 - dark) ** 2
     attrs = {
         "skin": {"melanin": melanin, "blood": blood, "oxygenation": oxy,
                  "lab": [round(float(x), 2) for x in lab], "ita_deg": round(skin.ita_degrees(lab), 2),
                  "srgb": list(srgb8(base)),
-                 "cheek_blood": s.cheek_blood.draw(rng), "lip_blood": s.lip_blood.draw(rng),
+                 "cheek_blood": s.cheek_blood.draw(rng), "lip_blood": s.lip_blood.draw(rng) * sl.lip_blood,
                  "eye_melanin": s.eye_melanin.draw(rng)},
         "hair": {"color": hair_name, "srgb": list(h.colors[hair_name]),
-                 "scalp": bool(rng.random() < h.scalp_prob), "hairline": h.hairline.draw(rng)},
-        "brows": {"style": weighted_choice(rng, h.brow_styles), "thickness": h.brow_thickness.draw(rng),
+                 "scalp": bool(rng.random() < 1 - min(1.0, (1 - h.scalp_prob) * sl.bare_scalp)),
+                 "hairline": h.hairline.draw(rng)},
+        "brows": {"style": weighted_choice(rng, brow_styles),
+                  "thickness": h.brow_thickness.draw(rng) * sl.brow_thickness,
                   "density": h.brow_density.draw(rng), "darken": float(rng.uniform(0.6, 1.0))},
         "facial_hair": facial,
         "eyes": {"iris": iris_name, "srgb": list(e.iris_colors[iris_name]),
@@ -61,5 +72,7 @@ def sample_attributes(cfg: AppearanceConfig, rng: np.random.Generator) -> dict:
                     "tzone_oil": sf.tzone_oil.draw(rng)},
         "teeth_yellow": float(rng.uniform(0.0, 0.35)),
     }
-    sample_look(cfg, rng, attrs, dark)  # the levers: own streams, nothing drawn from rng
+    if sex is not None:
+        attrs["sex"] = sex
+    sample_look(cfg, rng, attrs, dark, facial_p, sl.makeup)  # the levers: own streams, nothing drawn from rng
     return attrs

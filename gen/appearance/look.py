@@ -34,8 +34,10 @@ def substream(rng: np.random.Generator, tag: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, int(tag))))
 
 
-def sample_look(cfg, rng: np.random.Generator, attrs: dict, darkness: float) -> None:
-    """Add each enabled lever's per-identity parameters to `attrs` (in place). cfg: AppearanceConfig."""
+def sample_look(cfg, rng: np.random.Generator, attrs: dict, darkness: float, facial_hair_prob: float,
+                makeup_scale: float = 1.0) -> None:
+    """Add each enabled lever's per-identity parameters to `attrs` (in place). cfg: AppearanceConfig;
+    facial_hair_prob: the identity's chance of facial hair (its sex's, gen/sex.py)."""
     if cfg.brow_shape.enabled:
         attrs["brows"]["shape"] = sample_shape(cfg.brow_shape, attrs["brows"]["style"], substream(rng, STREAM_BROWS))
     if cfg.iris.enabled:
@@ -55,7 +57,7 @@ def sample_look(cfg, rng: np.random.Generator, attrs: dict, darkness: float) -> 
         attrs["micro"] = sample_micro(cfg.micro, substream(rng, STREAM_MICRO))
     if cfg.makeup.enabled:
         attrs["makeup"] = sample_makeup(cfg.makeup, substream(rng, STREAM_MAKEUP), attrs["facial_hair"],
-                                        cfg.hair.facial_hair_prob)
+                                        facial_hair_prob, makeup_scale)
 
 
 def paint_skin(cfg, rng: np.random.Generator, lin: np.ndarray, lay: FaceLayout, attrs: dict,

@@ -16,11 +16,12 @@ from gen.uvmaps import FaceLayout
 _LINER = (28, 22, 22)  # sRGB: near-black liner
 
 
-def sample_makeup(cfg: MakeupConfig, rng, facial_hair: str, facial_hair_prob: float) -> dict:
+def sample_makeup(cfg: MakeupConfig, rng, facial_hair: str, facial_hair_prob: float, scale: float = 1.0) -> dict:
     """{"on": False} or the parts worn. With beard_excludes, bearded identities wear none and the
-    beardless wear it a little more often, so `prob` stays the overall share."""
+    beardless wear it a little more often, so `prob` (times the sex's `scale`, gen/sex.py) stays
+    the share."""
     u = rng.random(6)
-    p = cfg.prob
+    p = min(1.0, cfg.prob * scale)
     if cfg.beard_excludes:
         p = 0.0 if facial_hair != "none" else min(1.0, p / max(1e-9, 1 - facial_hair_prob))
     if u[0] >= p:

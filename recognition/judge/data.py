@@ -29,8 +29,8 @@ from core.errors import FacesynthError
 
 CACHE_FILE = "embeddings.parquet"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-# Per-image string columns (schema 2) the consistency section is also broken down by, when present.
-CATEGORY_COLUMNS = ("glasses", "headwear", "face_mask", "hair_style")
+# Per-image string columns (schema 2, sex: 3) the consistency section is also broken down by, when present.
+CATEGORY_COLUMNS = ("glasses", "headwear", "face_mask", "hair_style", "sex")
 
 
 @dataclass

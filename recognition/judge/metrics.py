@@ -254,6 +254,10 @@ def compute(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, 
         # True when impostor pairs were drawn (seeded) rather than all taken
         "impostor_pairs_sampled": bool(len(labels) * (len(labels) - 1) // 2 - len(g) > max_impostor_pairs),
     }
+    sex = (categories or {}).get("sex")
+    if sex is not None:  # are people of one sex told apart as well as people of two?
+        same = np.asarray(sex)[ii] == np.asarray(sex)[ij]
+        out["far_same_sex"], out["far_cross_sex"] = accept_rate(im[same], threshold), accept_rate(im[~same], threshold)
     if yaw is not None:
         out["consistency"] = consistency(emb, labels, yaw, threshold, expression, age, image_index, categories)
     return out, {"genuine": g, "impostor": im}

@@ -60,6 +60,8 @@ def table(metrics: dict) -> str:
         f"genuine  mean distance {_num(gen.get('mean'))}  TAR {_pct(metrics['tar'])}",
         f"EER {_pct(metrics['eer'])} at {_num(metrics['eer_threshold'])}  uniqueness {_num(metrics['uniqueness'])}",
     ]
+    if "far_same_sex" in metrics:
+        lines.append(f"FAR within one sex {_pct(metrics['far_same_sex'])}  across sexes {_pct(metrics['far_cross_sex'])}")
     cons = metrics.get("consistency")
     if cons:
         named = {"by_abs_yaw": "|yaw|", "by_expression": "expression", "by_age_gap": "age gap"}
