@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from core.config import FrozenConfig
 from gen.shape_config import LocalShapeConfig  # noqa: F401 - re-exported: GenConfig.local_shape
 from gen.sex import SexConfig
-from gen.lookconfig import (BrowShapeConfig, IrisConfig, LipConfig, MakeupConfig, MicroTextureConfig,
+from gen.lookconfig import (BrowShapeConfig, CavityConfig, IrisConfig, LipConfig, MakeupConfig, MicroTextureConfig,
                             PeriocularConfig, UndertoneConfig)
 
 
@@ -200,6 +200,7 @@ class AppearanceConfig(FrozenConfig):
     undertone: UndertoneConfig = Field(default_factory=UndertoneConfig)
     micro: MicroTextureConfig = Field(default_factory=MicroTextureConfig)
     makeup: MakeupConfig = Field(default_factory=MakeupConfig)
+    cavity: CavityConfig = Field(default_factory=CavityConfig)
 
     @model_validator(mode="after")
     def _pow2(self):

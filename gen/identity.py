@@ -222,7 +222,7 @@ def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float |
                              cfg.sex.look(sex).recession)
         lk = look(cfg.aging, traits, age)
         vertices = aged_vertices(model, vertices, lk)
-    app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk)
+    app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk, vertices=vertices)
     attrs = dict(app.attributes, model=model.name, model_version=model.version,
                  shape_tries=identity_tries(model, cfg, seed, index),
                  local_shape={k: round(v, 4) for k, v in local.items()})

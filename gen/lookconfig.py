@@ -152,3 +152,10 @@ class MakeupConfig(FrozenConfig):
         for name in ("lipsticks", "eyeshadows", "blushes"):
             _colors(name, getattr(self, name))
         return self
+
+
+class CavityConfig(FrozenConfig):
+    """Cavity shading baked into the face albedo from the identity's own shape
+    (gen/appearance/cavity.py): the renderer has no shadows or ambient occlusion."""
+    enabled: bool = Field(True, description="darken creases and sockets of the face tile")
+    strength: float = Field(0.35, ge=0, le=1, description="albedo is multiplied by 1 - strength at full cavity")

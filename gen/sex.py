@@ -66,9 +66,9 @@ def _female() -> SexLook:
 
 def _male() -> SexLook:
     return SexLook(facial_hair=1.9, makeup=0.1, brow_thickness=1.2, brow_arch=0.6, melanin=1.06, blood=1.08,
-                   lip_blood=0.9, recession=1.85, bare_scalp=1.9,
+                   lip_blood=0.9, recession=1.85, bare_scalp=0.6,
                    hair_styles={"long": 0.15, "medium": 0.7, "tied_back": 0.1, "curly": 0.8, "short": 1.7,
-                                "receding": 2.0, "bald": 2.0})
+                                "receding": 2.0, "bald": 1.5})
 
 
 class SexConfig(FrozenConfig):

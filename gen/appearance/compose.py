@@ -16,6 +16,7 @@ from gen import skin
 from gen.aging.skinage import age_skin
 from gen.aging.traits import AgeLook
 from gen.appearance.attributes import sample_attributes
+from gen.appearance.cavity import cavity_map, shade_cavities
 from gen.appearance.brows import brow_gain, brow_strokes, lash_line
 from gen.appearance.look import PAINT, STREAM_BROWS, paint_eyes, paint_skin, substream
 from gen.appearance.hair import facial_hair, hair_statics, scalp
@@ -53,10 +54,12 @@ def _greyed(hair_lin: np.ndarray, share: float) -> np.ndarray:
 
 
 def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Generator,
-                    attrs: dict | None = None, aging: AgeLook | None = None) -> Appearance:
+                    attrs: dict | None = None, aging: AgeLook | None = None,
+                    vertices: np.ndarray | None = None) -> Appearance:
     """Maps, flat colours and attributes of one identity, drawn from `rng`; `aging` paints it at
     one age (gen/aging/). Aging changes values only, never what is drawn from `rng`, so every age
-    of an identity shares its features."""
+    of an identity shares its features. `vertices`: its neutral shape, for cavity shading (None:
+    the model's mean shape)."""
     lay = face_layout(model, cfg.texture_size)
     attrs = attrs if attrs is not None else sample_attributes(cfg, rng)
     tone = SkinTone.of(attrs["skin"])
@@ -93,6 +96,9 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     if aging is not None:
         sf = dict(sf, roughness=sf["roughness"] + aging.surface[0], specular=sf["specular"] + aging.surface[1])
     rough, spec = surface_maps(rng, lay.masks, sf, hair_alpha)
+    if cfg.cavity.enabled:
+        shade_cavities(lin, cavity_map(model, lay, model.neutral if vertices is None else vertices),
+                       cfg.cavity.strength)
     lin_h, hair_h = _head_tile(rng, lay, attrs, tone, cfg.skin.noise, scalp_lin, hairline, density)
     maps = {
         "albedo": skin.to_srgb8(lin),
