@@ -109,8 +109,9 @@ class HairConfig(FrozenConfig):
         description="hair colours by name, sRGB")
     color_probs: dict[str, float] = Field(
         default_factory=lambda: {"black": 0.3, "dark_brown": 0.25, "brown": 0.15, "light_brown": 0.08,
-                                 "blond": 0.08, "red": 0.04, "grey": 0.06, "white": 0.04},
-        description="probability of each hair colour for light skin; darker skin shifts weight to black "
+                                 "blond": 0.08, "red": 0.04, "grey": 0.0, "white": 0.0},
+        description="probability of each hair colour for light skin (grey and white: 0, hair greys with "
+                    "age, see aging); darker skin shifts weight to black "
                     "and dark brown (dark_bias)")
     dark_bias: float = Field(0.8, ge=0, le=1,
                              description="for the darkest skin, this share of identities gets black/dark brown hair")

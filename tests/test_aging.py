@@ -107,6 +107,18 @@ def test_one_person_across_ages(face_model):
     assert young.maps["albedo"].shape == old.maps["albedo"].shape
 
 
+def test_grey_brows_show_skin_between_their_hairs(face_model):
+    from gen.appearance.brows import brow_strokes
+    from gen.uvmaps import face_layout
+    lay = face_layout(face_model, 256)
+    attrs = identity_at_age(face_model, GenConfig.model_validate(SMALL), 0, 2, 30.0).attributes
+    dark, grey = (brow_strokes(np.random.default_rng(1), lay, attrs, np.random.default_rng(2), f)[0]
+                  for f in (1.0, 0.2))
+    assert dark.shape == grey.shape and min(grey.max(), dark.max()) > 240  # the hairs themselves stay
+    between = (dark > 0) & (dark < 120)  # texels between hairs, where the fill shows
+    assert grey[between].mean() < 0.8 * dark[between].mean()
+
+
 def test_stages_share_everything_but_age(face_model):
     cfg = GenConfig.model_validate(SMALL)
     a, b = make_identity(face_model, cfg, 1, 3, 0), make_identity(face_model, cfg, 1, 3, 2)

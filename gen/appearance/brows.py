@@ -74,10 +74,11 @@ def _path(path: np.ndarray, sh: dict, sign: float, px_cm: float):
     return at
 
 
-def brow_strokes(rng, lay: FaceLayout, attrs: dict, rng_gaps=None) -> tuple[np.ndarray, tuple]:
+def brow_strokes(rng, lay: FaceLayout, attrs: dict, rng_gaps=None, fill_scale: float = 1.0) -> tuple[np.ndarray, tuple]:
     """Anti-aliased brow hairs (uint8 coverage) on a canvas; returns (canvas crop, box). Draws
     the same number of values from `rng` whatever the shape; `rng_gaps` (needed when the shape
-    is patchy) decides which hairs are missing."""
+    is patchy) decides which hairs are missing. `fill_scale` scales the faint fill under the
+    hairs (grey brows: skin shows between white hairs, no solid white patch)."""
     S = lay.size
     px_cm = 1.0 / lay.face.cm_per_texel
     b = attrs["brows"]
@@ -120,7 +121,7 @@ def brow_strokes(rng, lay: FaceLayout, attrs: dict, rng_gaps=None) -> tuple[np.n
     r1, c1 = min(r1, S), min(c1, S)
     canvas = np.zeros((r1 - r0, c1 - c0), np.uint8)
     shift = np.array([c0, r0], np.float64)
-    fill = int((70 + 90 * dens) * (1 - 0.6 * sh["sparse"]))
+    fill = int((70 + 90 * dens) * (1 - 0.6 * sh["sparse"]) * fill_scale)
     for segs, at in canv:
         # A faint fill under the hairs so sparse brows still read at low resolution.
         t = np.linspace(0, 1, 24)

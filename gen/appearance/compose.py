@@ -75,7 +75,8 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
         scalp_lin, beard_lin = _greyed(hair_lin, aging.gray_scalp), _greyed(hair_lin, aging.gray_beard)
         brow_lin = _greyed(hair_lin, aging.gray_brows)
     hair_alpha = np.zeros((lay.size, lay.size), np.float32)
-    canvas, box = brow_strokes(rng, lay, attrs, substream(rng, STREAM_BROWS + PAINT))
+    grey = aging.gray_brows if aging is not None else 0.0
+    canvas, box = brow_strokes(rng, lay, attrs, substream(rng, STREAM_BROWS + PAINT), 1.0 - 0.8 * grey)
     r0, r1, c0, c1 = box
     a = canvas.astype(np.float32) * (1 / 255) * (1 - lay.masks["eye_open"][r0:r1, c0:c1])
     composite(lin, a, (brow_lin * brow_gain(attrs["brows"])).astype(np.float32), box)
