@@ -196,7 +196,7 @@ def _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress)
                 "wait for nodes (autoscaling), or lower ray.num_cpus_per_actor / ray.num_gpus_per_actor")
         n_actors = min(workers or cap, len(pending))
         from cluster.identity_filter import ensure_filter
-        variants = ensure_filter(ray, cfg, manifest, {"env_vars": _actor_env(cfg)})
+        variants = ensure_filter(ray, cfg, manifest, {"env_vars": _actor_env(cfg)}, n_actors, progress)
         if variants is not None:
             mf.flush(o, manifest, run_id)
         actor_cls = ray.remote(RenderActor).options(

@@ -21,7 +21,7 @@ vertices, parameters) give the same vertices.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -37,6 +37,12 @@ FEATURES = ("eye_size", "eye_spacing", "canthal_tilt", "nose_width", "nose_lengt
 class _Field:
     weight: np.ndarray  # (V,) float32 falloff in [0, 1]
     centre: np.ndarray  # (3,)
+
+    @cached_property
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vertex ids where the falloff is above 1e-4, their weights): apply() touches only these."""
+        idx = np.flatnonzero(self.weight > 1e-4)
+        return idx, self.weight[idx]
 
 
 @dataclass(frozen=True)
@@ -136,9 +142,10 @@ def apply(model, vertices: np.ndarray, params: dict[str, float]) -> np.ndarray:
         if p == 0.0:
             return
         for k, fld in enumerate(fl.fields[name]):
-            rel = v - fld.centre.astype(np.float32)
+            idx, w = fld.support
+            rel = v[idx] - fld.centre.astype(np.float32)
             side = np.sign(fld.centre[0] - fl.midline_x) or 1.0
-            delta[:] += fld.weight[:, None] * fn(rel, p, side, k)
+            delta[idx] += w[:, None] * fn(rel, p, side, k)
 
     # scales move points away from the feature's centre; shifts move the whole neighbourhood.
     add("eye_size", lambda r, p, s, k: r * np.array([p, p, 0.5 * p], np.float32))

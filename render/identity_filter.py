@@ -11,6 +11,11 @@ same way, with their own recognisers.
 The accepted variants depend only on (seed, config, index order): candidate embeddings are pure
 functions of them, and the greedy pass visits indices in order. A dataset stores its variants
 (cluster/identity_filter.py), so a resume never recomputes them.
+
+Because candidates are pure, they can be embedded ahead of the greedy pass and in parallel
+(`select_in_waves`): each wave embeds the next candidate of every identity the pass has not
+settled yet, then the pass reruns over the cache. At most `max_tries` waves; the result is the
+one the sequential pass gives.
 """
 from __future__ import annotations
 
@@ -32,6 +37,26 @@ class FilterResult:
     def to_json(self) -> dict:
         return {"variants": [int(v) for v in self.variants], "tries": int(self.tries), "unmet": int(self.unmet),
                 "nearest": [round(float(d), 4) if np.isfinite(d) else -1.0 for d in self.nearest]}  # -1: first
+
+
+class CandidateEmbedder:
+    """Renders and embeds candidates in one process (one EGL renderer, one dlib model)."""
+
+    def __init__(self, model, gen_cfg, render_cfg, seed: int):
+        from render.judges.face_id import FaceIdJudge
+        from render.pipeline import ImageMaker
+        self.maker = ImageMaker(model, gen_cfg, render_cfg, seed)
+        self.judge = FaceIdJudge(batch_size=1)  # a candidate's embedding never depends on its batch-mates
+
+    def embed(self, pairs) -> np.ndarray:
+        """(len(pairs), 128) float32 embeddings of candidates (index, variant)."""
+        probes = [candidate_probe(self.maker, int(i), int(t)) for i, t in pairs]
+        if not probes:
+            return np.zeros((0, 128), np.float32)
+        return np.asarray(self.judge.embed_crops([p[0] for p in probes], [p[1] for p in probes]), np.float32)
+
+    def close(self) -> None:
+        self.maker.close()
 
 
 def candidate_probe(maker, index: int, variant: int):
@@ -68,16 +93,42 @@ def select(cfg: IdentityFilterConfig, embed, n: int, progress=None) -> FilterRes
     return FilterResult(variants=variants, nearest=nearest, tries=tries, unmet=unmet)
 
 
+class _Missing(Exception):
+    def __init__(self, index: int):
+        self.index = index
+
+
+def select_in_waves(cfg: IdentityFilterConfig, embed_many, n: int, progress=None) -> FilterResult:
+    """`select` with candidates embedded in parallel waves. `embed_many([(index, variant), ...])`
+    returns their (len, 128) embeddings in order (e.g. spread over Ray actors)."""
+    cache: dict[tuple[int, int], np.ndarray] = {}
+    pending = [(i, 0) for i in range(n)]
+    while True:
+        if pending:
+            cache.update(zip(pending, np.asarray(embed_many(pending), np.float32)))
+            if progress is not None:
+                progress(len(cache))
+
+        def cached(i: int, t: int) -> np.ndarray:
+            if (i, t) not in cache:
+                raise _Missing(i)
+            return cache[(i, t)]
+        try:
+            res = select(cfg, cached, n)
+        except _Missing as m:  # identities from m.index on are unsettled: embed their next candidate
+            have = np.zeros(n, np.int64)
+            for i, _ in cache:
+                have[i] += 1
+            pending = [(i, int(have[i])) for i in range(m.index, n) if have[i] < cfg.max_tries]
+            continue
+        res.tries = len(cache)  # what was embedded, including the speculation
+        return res
+
+
 def run_filter(model, gen_cfg, render_cfg, seed: int, n: int, progress=None) -> FilterResult:
     """Render, embed and select identities 0..n-1 in this process (one EGL renderer)."""
-    from render.judges.face_id import FaceIdJudge
-    from render.pipeline import ImageMaker
-    maker = ImageMaker(model, gen_cfg, render_cfg, seed)
-    judge = FaceIdJudge()
+    emb = CandidateEmbedder(model, gen_cfg, render_cfg, seed)
     try:
-        def embed(i: int, t: int) -> np.ndarray:
-            crop, lm = candidate_probe(maker, i, t)
-            return judge.embed_crops([crop], [lm])[0]
-        return select(render_cfg.identity_filter, embed, n, progress)
+        return select(render_cfg.identity_filter, lambda i, t: emb.embed([(i, t)])[0], n, progress)
     finally:
-        maker.close()
+        emb.close()

@@ -9,7 +9,7 @@ import pytest
 from cluster.config import parse_job_config
 from core.errors import FacesynthError
 from render.config import IdentityFilterConfig
-from render.identity_filter import candidate_probe, run_filter, select
+from render.identity_filter import candidate_probe, run_filter, select, select_in_waves
 
 
 def _embedder(table: dict[tuple[int, int], list[float]]):
@@ -29,6 +29,25 @@ def test_greedy_keeps_the_first_far_candidate_and_else_the_farthest():
     assert r.unmet == 1 and r.tries == 1 + 2 + 3
     assert r.nearest[1] == pytest.approx(1.0) and r.nearest[2] == pytest.approx(np.hypot(0.5, 0.3), abs=1e-6)
     assert json.loads(json.dumps(r.to_json()))["nearest"][0] == -1.0  # the first has no neighbour
+
+
+@pytest.mark.parametrize("min_distance", [0.3, 0.8, 1.5])
+def test_waves_give_what_the_sequential_pass_gives(min_distance):
+    rng = np.random.default_rng(4)
+    n, tries = 40, 5
+    table = {(i, t): list(rng.normal(0, 0.7, 2)) for i in range(n) for t in range(tries)}
+    cfg = IdentityFilterConfig(enabled=True, min_distance=min_distance, max_tries=tries)
+    seq = select(cfg, _embedder(table), n)
+    calls = []
+
+    def embed_many(pairs):
+        calls.append(len(pairs))
+        assert len(set(pairs)) == len(pairs) and all(t < tries for _, t in pairs)
+        return np.stack([_embedder(table)(i, t) for i, t in pairs])
+    waves = select_in_waves(cfg, embed_many, n)
+    assert waves.variants.tolist() == seq.variants.tolist() and waves.unmet == seq.unmet
+    np.testing.assert_array_equal(waves.nearest, seq.nearest)
+    assert len(calls) <= tries and waves.tries >= seq.tries  # at most one wave per try; speculation may add
 
 
 def test_the_maker_renders_the_accepted_candidate(face_model):
@@ -79,7 +98,7 @@ def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, fac
             "ray": {"unit_identities": 2}}
     cfg = parse_job_config(body)
     out = tmp_path / "ds"
-    generate(cfg, str(out), workers=1, progress=False)
+    generate(cfg, str(out), workers=2, progress=False)  # two filter actors embed the waves
     m = json.loads((out / "_manifest.json").read_text())
     f = m["identity_filter"]
     assert len(f["variants"]) == 4 and f["tries"] >= 4 and m["complete"]

@@ -24,36 +24,31 @@ SCALES = ((6, 0.15), (60, 0.6))
 
 
 @lru_cache(maxsize=4)
-def _smoother(key: tuple, faces_bytes: bytes, n: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Row-normalised vertex adjacency of the face and head surface, and the vertices it covers."""
+def _surface_cached(key: tuple, faces_bytes: bytes, n: int):
+    """Over the face and head surface only (its own vertex numbering): row-normalised adjacency,
+    vertex-face incidence (for normals), the model vertex ids and the local triangles."""
     f = np.frombuffer(faces_bytes, np.int64).reshape(-1, 3)
+    used, local = np.unique(f, return_inverse=True)
+    f = local.reshape(-1, 3)
+    m = len(used)
     rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
     cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
-    a = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n))
+    a = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(m, m))
     a.data[:] = 1.0
-    deg = np.asarray(a.sum(1)).ravel()
-    used = np.flatnonzero(deg > 0)
-    a = sp.diags(1.0 / np.maximum(deg, 1)) @ a
-    return a.tocsr(), used
-
-
-def _surface(model: FaceModel) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    faces = model.region_faces("M_Face", "M_BackHead")
-    f = np.ascontiguousarray(model.faces[faces], np.int64)
-    a, used = _smoother((model.name, model.version), f.tobytes(), model.n_vertices)
-    return a, used, f
+    a = (sp.diags(1.0 / np.maximum(np.asarray(a.sum(1)).ravel(), 1)) @ a).astype(np.float32).tocsr()
+    inc = sp.csr_matrix((np.ones(3 * len(f), np.float32), (f.T.ravel(), np.tile(np.arange(len(f)), 3))),
+                        shape=(m, len(f)))
+    return a, inc, used, f
 
 
 def vertex_cavity(model: FaceModel, vertices: np.ndarray) -> np.ndarray:
     """(V,) float32 in [0, 1]: 0 on open surface, 1 deep in a crease or socket."""
-    a, used, f = _surface(model)
-    v = np.asarray(vertices, np.float64)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
+    faces = np.ascontiguousarray(model.faces[model.region_faces("M_Face", "M_BackHead")], np.int64)
+    a, inc, used, f = _surface_cached((model.name, model.version), faces.tobytes(), model.n_vertices)
+    v = np.asarray(vertices, np.float32)[used]
+    n = inc @ np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-    out = np.zeros(len(v), np.float64)
+    out = np.zeros(len(v), np.float32)
     s, done = v.copy(), 0
     for iters, depth in SCALES:
         for _ in range(iters - done):
@@ -61,8 +56,8 @@ def vertex_cavity(model: FaceModel, vertices: np.ndarray) -> np.ndarray:
         done = iters
         below = np.einsum("ij,ij->i", s - v, n)  # > 0: the surroundings stand out above the vertex
         out = np.maximum(out, np.clip(below / depth, 0, 1))
-    res = np.zeros(len(v), np.float32)
-    res[used] = out[used]
+    res = np.zeros(len(vertices), np.float32)
+    res[used] = out
     return res
 
 
