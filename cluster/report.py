@@ -20,7 +20,8 @@ SHEET_IMAGES = 8
 def stats(ds: Dataset) -> dict:
     cols = ["identity", "image_index", "yaw", "pitch", "roll", "background", "expression", "age",
             "hair_style", "glasses", "headwear", "face_mask"]
-    t = ds.read(columns=cols)
+    cats = ("sex",) * ("sex" in ds.arrow().schema.names) + ("hair_style", "glasses", "headwear", "face_mask")
+    t = ds.read(columns=cols + ["sex"] * ("sex" in cats))
     ident = t["identity"].to_numpy()
     per_id = np.unique(ident, return_counts=True)[1] if len(ident) else np.zeros(0, int)
     pairs = ident.astype(np.int64) * (1 << 32) + t["image_index"].to_numpy().astype(np.int64)
@@ -53,7 +54,7 @@ def stats(ds: Dataset) -> dict:
                  "std": float(age[aged].std())} if aged.any() else {}),
         "age_span_per_identity": ({"min": float(span.min()), "mean": float(span.mean()), "max": float(span.max()),
                                    "std": float(span.std())} if len(span) else {}),
-        **{name: counts(name) for name in ("hair_style", "glasses", "headwear", "face_mask")},
+        **{name: counts(name) for name in cats},
     }
 
 
@@ -188,7 +189,7 @@ def format_stats(s: dict) -> str:
         f"contact sheet: {s['contact_sheet']}",
         f"  age {r(s['age'])}, span per identity {r(s['age_span_per_identity'])}",
         "  " + "; ".join(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {n}" for a, n in sorted(s[k].items()))
-                         for k in ("hair_style", "glasses", "headwear", "face_mask")),
+                         for k in ("sex", "hair_style", "glasses", "headwear", "face_mask") if k in s),
         f"histograms: {s['pose_hist']} {s['expression_hist']}" + (f" {s['age_hist']}" if s.get("age_hist") else ""),
         f"stats: {s['stats_json']}",
     ]

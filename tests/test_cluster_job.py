@@ -171,5 +171,6 @@ def test_inspect_reports(smoke_runs, tmp_path, capsys):
     lo, hi = cfg.gen.aging.base_age.min, cfg.gen.aging.base_age.max
     assert lo <= stats["age"]["min"] <= stats["age"]["max"] <= hi
     assert 0 <= stats["age_span_per_identity"]["max"] <= cfg.gen.aging.span + 1e-3
-    for key in ("hair_style", "glasses", "headwear", "face_mask"):
+    for key in ("sex", "hair_style", "glasses", "headwear", "face_mask"):
         assert sum(stats[key].values()) == cfg.total_images
+    assert set(stats["sex"]) <= {"female", "male"}
