@@ -72,10 +72,22 @@ def test_spread_of_proportions_is_anthropometric(face_model):
 
 
 @pytest.mark.parametrize("key,value", [("nose_width", -0.1), ("psi", 0), ("scale", 9), ("eye_size", "big"),
-                                       ("enabled", "maybe"), ("nose_lenght", 0.1)])
+                                       ("enabled", "maybe"), ("nose_lenght", 0.1), ("eye_opening", -0.1),
+                                       ("brow_height", 5.0), ("brow_ridge", "high")])
 def test_every_key_is_validated(key, value):
     with pytest.raises(FacesynthError, match=f"local_shape.{key}"):
         parse_model(GenConfig, {"local_shape": {key: value}}, "gen")
+
+
+def test_eye_opening_moves_the_lids_not_the_eyeballs(face_model):
+    v0 = np.asarray(face_model.neutral, np.float32)
+    v = an.apply(face_model, v0, {"eye_opening": 0.3})
+    for part in ("iris_left", "sclera_left", "iris_right", "sclera_right"):
+        a, b = face_model.vertex_regions[part]
+        np.testing.assert_array_equal(v[a:b], v0[a:b])
+    lm = np.asarray(face_model.landmarks68)
+    upper, lower = lm[[37, 38, 43, 44]], lm[[40, 41, 46, 47]]
+    assert (v[upper, 1] > v0[upper, 1]).all() and (v[lower, 1] < v0[lower, 1]).all()  # the fissure opens
 
 
 def test_identity_records_its_proportions(face_model):
