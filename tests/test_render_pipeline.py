@@ -102,9 +102,11 @@ def test_landmarks_lie_on_the_rendered_face(maker):
         # frontal: every landmark (incl. the jaw contour) is on face pixels; turned: all but
         # possibly a few far-side jaw points at the silhouette
         assert (~on_face).sum() <= (0 if yaw == 0 else 4), (yaw, np.flatnonzero(~on_face))
-        # ArcFace template: the 5 points land near it at moderate yaw
+        # ArcFace template: the 5 points land near it at moderate yaw. Frontal residuals are the
+        # face's own proportions (a nose 8% shorter, as gen/sex.py makes an average woman's,
+        # puts its tip ~2 px above the template's), so up to 3 px.
         assert np.abs(r.lm5 - np.array([[38.29, 51.70], [73.53, 51.50], [56.03, 71.74],
-                                         [41.55, 92.37], [70.73, 92.20]])).max() < (2 if yaw == 0 else 12)
+                                         [41.55, 92.37], [70.73, 92.20]])).max() < (3 if yaw == 0 else 12)
     # frontal: the face is left-right symmetric around the nose in the mask
     r = maker.render_scene(ident, _studio(maker, 1, 0, 0.0))
     cols = np.flatnonzero(r.crop_alpha[60] > 127)
