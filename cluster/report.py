@@ -18,10 +18,9 @@ SHEET_IMAGES = 8
 
 
 def stats(ds: Dataset) -> dict:
-    cols = ["identity", "image_index", "yaw", "pitch", "roll", "background", "expression", "age",
-            "hair_style", "glasses", "headwear", "face_mask"]
-    cats = ("sex",) * ("sex" in ds.arrow().schema.names) + ("hair_style", "glasses", "headwear", "face_mask")
-    t = ds.read(columns=cols + ["sex"] * ("sex" in cats))
+    names = set(ds.arrow().schema.names)
+    cats = [c for c in ("sex", "hair_style", "glasses", "headwear", "face_mask") if c in names]  # sex: schema 3
+    t = ds.read(columns=["identity", "image_index", "yaw", "pitch", "roll", "background", "expression", "age", *cats])
     ident = t["identity"].to_numpy()
     per_id = np.unique(ident, return_counts=True)[1] if len(ident) else np.zeros(0, int)
     pairs = ident.astype(np.int64) * (1 << 32) + t["image_index"].to_numpy().astype(np.int64)

@@ -208,18 +208,19 @@ def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float |
     coeffs = identity_coeffs(model, cfg, seed, index)
     vertices = model.shape(coeffs)
     sex = draw_sex(cfg.sex, seed, index)
+    sexlook = cfg.sex.look(sex)
     local = {}
     if cfg.local_shape.enabled:
         local = anthropometry.sample_params(cfg.local_shape, stream(seed, STREAM_LOCAL_SHAPE, index),
                                             shape_shift(cfg.sex, sex))
         vertices = anthropometry.apply(model, vertices, local)
     rng = stream(seed, STREAM_APPEARANCE, index)
-    attrs = sample_attributes(cfg.appearance, rng, sex, cfg.sex.look(sex))
+    attrs = sample_attributes(cfg.appearance, rng, sex, sexlook)
     lk = None
     if age is not None:
         lay = face_layout(model, cfg.appearance.texture_size)
         traits = draw_traits(cfg.aging, seed, index, darkness(attrs["skin"]["melanin"]), lay.lm3,
-                             cfg.sex.look(sex).recession)
+                             sexlook.recession)
         lk = look(cfg.aging, traits, age)
         vertices = aged_vertices(model, vertices, lk)
     app = make_appearance(model, cfg.appearance, rng, attrs, aging=lk, vertices=vertices)

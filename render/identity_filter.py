@@ -102,23 +102,23 @@ def select_in_waves(cfg: IdentityFilterConfig, embed_many, n: int, progress=None
     """`select` with candidates embedded in parallel waves. `embed_many([(index, variant), ...])`
     returns their (len, 128) embeddings in order (e.g. spread over Ray actors)."""
     cache: dict[tuple[int, int], np.ndarray] = {}
+    have = np.zeros(n, np.int64)  # candidates embedded per identity (always 0 .. have-1)
+
+    def cached(i: int, t: int) -> np.ndarray:
+        if (i, t) not in cache:
+            raise _Missing(i)
+        return cache[(i, t)]
+
     pending = [(i, 0) for i in range(n)]
     while True:
         if pending:
             cache.update(zip(pending, np.asarray(embed_many(pending), np.float32)))
+            have[[i for i, _ in pending]] += 1
             if progress is not None:
                 progress(len(cache))
-
-        def cached(i: int, t: int) -> np.ndarray:
-            if (i, t) not in cache:
-                raise _Missing(i)
-            return cache[(i, t)]
         try:
             res = select(cfg, cached, n)
         except _Missing as m:  # identities from m.index on are unsettled: embed their next candidate
-            have = np.zeros(n, np.int64)
-            for i, _ in cache:
-                have[i] += 1
             pending = [(i, int(have[i])) for i in range(m.index, n) if have[i] < cfg.max_tries]
             continue
         res.tries = len(cache)  # what was embedded, including the speculation

@@ -23,7 +23,9 @@ import scipy.sparse as sp
 
 from gen.facemodel import FaceModel
 
-MAIN_REGIONS = ("M_Face", "M_BackHead", "M_ScleraLeft", "M_IrisLeft", "M_ScleraRight", "M_IrisRight", "M_EyeLashes")
+# Not the M_Sclera* shells: they are the cornea, and would hide the eyeball (ICT's M_Iris* mesh is the
+# whole eyeball, white included; _eye_geometry textures it).
+MAIN_REGIONS = ("M_Face", "M_BackHead", "M_IrisLeft", "M_IrisRight", "M_EyeLashes")
 MOUTH_REGIONS = ("M_GumsTongue", "M_Teeth")
 
 # Parts-tile cells (column, row) in a 4x4 grid.
@@ -69,15 +71,13 @@ PUPIL_FRAC = 0.3  # of the iris radius
 SCLERA_SHADE = 0.72
 
 
-def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
+def _eye_geometry(model: FaceModel) -> np.ndarray:
     """Per-vertex eyeball coordinates (V, 2) in the iris cell, |q| <= 1 (0 = pupil centre,
-    IRIS_FRAC = limbus), and the outer sclera faces (the cornea shell, which would hide the
-    eyeball: ICT's M_Iris* mesh is the whole eyeball, white included)."""
+    IRIS_FRAC = limbus); zero off the eyeballs."""
     v = np.asarray(model.neutral, np.float64)
     polar = np.zeros((model.n_vertices, 2), np.float32)
-    cornea = []
     for side in ("left", "right"):
-        if f"iris_{side}" not in model.vertex_regions or f"M_Sclera{side.capitalize()}" not in model.region_names:
+        if f"iris_{side}" not in model.vertex_regions:
             continue  # a model without separate eyeballs (e.g. BFM)
         ia, ib = model.vertex_regions[f"iris_{side}"]
         ball = v[ia:ib]
@@ -92,9 +92,7 @@ def _eye_geometry(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
         r = np.linalg.norm(q, axis=1, keepdims=True)
         q = np.where((r > 1) | ((d @ axis)[:, None] < 0), q / np.maximum(r, 1e-9), q)  # the back: sclera
         polar[ia:ib] = q
-        ri = model.region_names.index(f"M_Sclera{side.capitalize()}")
-        cornea.append(np.flatnonzero(model.face_region == ri))
-    return polar, (np.concatenate(cornea) if cornea else np.zeros(0, np.int64))
+    return polar
 
 
 def _atlas_uv(model: FaceModel, faces: np.ndarray, flat_uv: np.ndarray, region_of_face: np.ndarray,
@@ -131,8 +129,8 @@ def _cell_centre(part: str) -> tuple[float, float]:
 
 
 def build_topology(model: FaceModel) -> Topology:
-    iris_polar, cornea = _eye_geometry(model)
-    main_f = np.setdiff1d(_region_faces(model, MAIN_REGIONS), cornea)
+    iris_polar = _eye_geometry(model)
+    main_f = _region_faces(model, MAIN_REGIONS)
     mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
     fv = model.faces[main_f]
     socket = np.all((fv >= mouth_lo) & (fv < mouth_hi), axis=1)

@@ -14,7 +14,7 @@ from render.mesh import IRIS_FRAC, IRIS_RADIUS_CM, _eye_geometry
 
 
 def test_eyeball_coordinates_put_the_iris_on_the_front_cap(face_model):
-    polar, _ = _eye_geometry(face_model)
+    polar = _eye_geometry(face_model)
     v = np.asarray(face_model.neutral, np.float64)
     for side in ("left", "right"):
         a, b = face_model.vertex_regions[f"iris_{side}"]
