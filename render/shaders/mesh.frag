@@ -64,7 +64,9 @@ in vec2 uv_0;
 
 out vec4 frag_color;
 
-const float WRAP = 0.3;
+// Little wrap: a soft terminator flattens the face, and the identity judge (dlib) reads shape from
+// shading (on 150 x 3 frontal identities, wrap 0.3 -> 0.1 took its FAR@0.6 from 15.3% to 14.1%).
+const float WRAP = 0.1;
 
 vec3 srgb_to_linear(vec3 c) { return c * c; }  // gamma 2: cheap and close enough for albedo
 
@@ -115,7 +117,9 @@ void main()
     vec3 n = normalize(frag_normal);
     vec3 v = normalize(cam_pos - frag_position);
     if (dot(n, v) < 0.0) n = -n;  // double-sided thin parts (eyelashes)
-    vec3 color = ambient_light * albedo;
+    // Sky-from-above ambient: surfaces facing down (under the brows, nose and chin) get less, as
+    // under any real sky or ceiling; it took the judge's FAR@0.6 from 14.1% to 13.5%.
+    vec3 color = ambient_light * albedo * mix(0.45, 1.25, 0.5 + 0.5 * n.y);
 
     for (int i = 0; i < n_directional_lights; i++) {
         DirectionalLight L = directional_lights[i];
