@@ -73,6 +73,8 @@ class IdentityFilterRecord(_Strict):
     from index 0: computed once per dataset, so a resume renders the same people."""
     variants: list[int] = Field(max_length=100_000_000)
     nearest: list[float] = Field(max_length=100_000_000)
+    close: list[int] = Field(default_factory=list, max_length=100_000_000,
+                             description="accepted identities before it within min_distance (absent in older manifests)")
     tries: int = Field(ge=0)
     unmet: int = Field(ge=0)
 
@@ -111,6 +113,7 @@ class Manifest(_Strict):
                                  f"layout ([{first}, {end}), {(end - first) * lay.images_per_identity} rows)")
         f = self.identity_filter
         if f is not None and not (len(f.variants) == len(f.nearest) == lay.identity_start + lay.identities
+                                  and len(f.close) in (0, len(f.variants))
                                   and all(0 <= v < 65536 for v in f.variants)):
             raise ValueError("identity_filter: needs one variant in [0, 65536) and one distance per identity "
                              f"from 0 to {lay.identity_start + lay.identities - 1}")

@@ -225,10 +225,11 @@ class IdentityFilterConfig(FrozenConfig):
     enabled: bool = Field(False, description="render each candidate frontal and neutral, embed it with "
                                              "dlib's recogniser, and redraw it while it lies within "
                                              "min_distance of an identity accepted before it")
-    min_distance: float = Field(0.5, gt=0, le=2, description="dlib embedding distance (0.6 = dlib's "
+    min_distance: float = Field(0.6, gt=0, le=2, description="dlib embedding distance (0.6 = dlib's "
                                                              "same-person threshold)")
-    max_tries: int = Field(8, ge=1, le=1000, description="candidates per identity; after the last one the "
-                                                         "farthest candidate is kept (and counted)")
+    max_tries: int = Field(8, ge=1, le=1000, description="candidates per identity; when none is clear, the "
+                                                         "one close to the fewest accepted identities "
+                                                         "is kept (and counted)")
 
 
 class RenderConfig(FrozenConfig):

@@ -20,15 +20,21 @@ def _embedder(table: dict[tuple[int, int], list[float]]):
     return embed
 
 
-def test_greedy_keeps_the_first_far_candidate_and_else_the_farthest():
+def test_greedy_keeps_the_first_far_candidate_and_else_the_one_with_fewest_close():
     table = {(0, 0): [0, 0],
              (1, 0): [0.1, 0], (1, 1): [1.0, 0], (1, 2): [0, 2.0],  # t=1 is the first far one
-             (2, 0): [0.2, 0.1], (2, 1): [0.9, 0.1], (2, 2): [0.5, 0.3]}  # none far: farthest (t=2)
-    r = select(IdentityFilterConfig(enabled=True, min_distance=0.6, max_tries=3), _embedder(table), 3)
-    assert r.variants.tolist() == [0, 1, 2]
-    assert r.unmet == 1 and r.tries == 1 + 2 + 3
-    assert r.nearest[1] == pytest.approx(1.0) and r.nearest[2] == pytest.approx(np.hypot(0.5, 0.3), abs=1e-6)
-    assert json.loads(json.dumps(r.to_json()))["nearest"][0] == -1.0  # the first has no neighbour
+             (2, 0): [0.2, 0.1], (2, 1): [0.9, 0.1], (2, 2): [-0.5, 0.1],  # none far, each 1 close: farthest
+             # none far: t=0 (and t=2) is 0.54 from its nearest but close to two; t=1 is 0.14 from
+             # identity 1 and far from the other two, so it is the one kept
+             (3, 0): [0.5, -0.2], (3, 1): [0.9, -0.1], (3, 2): [0.5, -0.2]}
+    r = select(IdentityFilterConfig(enabled=True, min_distance=0.6, max_tries=3), _embedder(table), 4)
+    assert r.variants.tolist() == [0, 1, 2, 1]
+    assert r.unmet == 2 and r.tries == 1 + 2 + 3 + 3
+    assert r.close.tolist() == [0, 0, 1, 1]
+    assert r.nearest[1] == pytest.approx(1.0) and r.nearest[2] == pytest.approx(np.hypot(0.5, 0.1), abs=1e-6)
+    assert r.nearest[3] == pytest.approx(np.hypot(0.1, 0.1), abs=1e-6)
+    out = json.loads(json.dumps(r.to_json()))
+    assert out["nearest"][0] == -1.0 and out["close"] == [0, 0, 1, 1]  # the first has no neighbour
 
 
 @pytest.mark.parametrize("min_distance", [0.3, 0.8, 1.5])
@@ -47,6 +53,7 @@ def test_waves_give_what_the_sequential_pass_gives(min_distance):
     waves = select_in_waves(cfg, embed_many, n)
     assert waves.variants.tolist() == seq.variants.tolist() and waves.unmet == seq.unmet
     np.testing.assert_array_equal(waves.nearest, seq.nearest)
+    np.testing.assert_array_equal(waves.close, seq.close)
     assert len(calls) <= tries and waves.tries >= seq.tries  # at most one wave per try; speculation may add
 
 
