@@ -22,8 +22,8 @@ share grow linearly over GRAY_RAMP years: half grey at onset + 25, so with these
 
 Hairline. Patterned recession and thinning become more common and more advanced with every decade
 (Hamilton, Ann N Y Acad Sci 53:708-728, 1951; Norwood, "Male pattern baldness: classification and
-incidence", South Med J 68:1359-1365, 1975). Identities have no sex here, so a share of them
-(aging.recession_prob) is susceptible, each with its own onset and pace.
+incidence", South Med J 68:1359-1365, 1975). A share of identities (aging.recession_prob, scaled
+by sex in gen/sex.py: mostly men) is susceptible, each with its own onset and pace.
 
 Soft tissue. Young faces are full; with age facial fat compartments lose volume and descend
 (jowls, deeper nasolabial and marionette folds, lower-lid bags) and the lips thin and lose red
