@@ -110,6 +110,11 @@ def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, fac
     f = m["identity_filter"]
     assert len(f["variants"]) == 4 and f["tries"] >= 4 and m["complete"]
     direct = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 4)
-    assert f["variants"] == direct.variants.tolist()
+    assert f["variants"] == direct.variants.tolist() and f["close"] == direct.close.tolist()
+    # a manifest written before the per-identity counts still loads; a count list of the wrong length does not
+    from cluster.manifest import validate
+    validate({**m, "identity_filter": {k: v for k, v in f.items() if k != "close"}}, "old")
+    with pytest.raises(FacesynthError, match="identity_filter"):
+        validate({**m, "identity_filter": {**f, "close": [0]}}, "bad")
     rows = open_dataset(str(out)).read(columns=["identity", "image_index"]).to_pylist()
     assert sorted((r["identity"], r["image_index"]) for r in rows) == [(i, j) for i in range(4) for j in range(2)]
