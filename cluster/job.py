@@ -95,11 +95,26 @@ def _connect(address: str | None, workers: int | None, cfg: JobConfig) -> bool:
         else:
             from cluster import rayauth
             rayauth.enable_for_join()
-            ray.init(address=address, **kw)
+            _join(ray, address, kw)
     except Exception as e:
         raise FacesynthError(f"--address {address or 'local'}: cannot start or join Ray ({first_line(e)}); "
                              "check the address, or leave --address out to run locally") from None
     return True
+
+
+def _join(ray, address: str, kw: dict) -> None:
+    """ray.init(address); a ray:// join is tried twice: the head's client proxy starts a server per
+    driver, and on a loaded head that start can time out once ("Starting Ray client server failed")."""
+    tries = 2 if address.startswith("ray://") else 1
+    for t in range(tries):
+        try:
+            ray.init(address=address, **kw)
+            return
+        except Exception:
+            if t + 1 == tries:
+                raise
+            ray.shutdown()
+            time.sleep(3.0)
 
 
 def _capacity(cfg: JobConfig) -> int:

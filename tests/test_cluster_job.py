@@ -174,3 +174,36 @@ def test_inspect_reports(smoke_runs, tmp_path, capsys):
     for key in ("sex", "hair_style", "glasses", "headwear", "face_mask"):
         assert sum(stats[key].values()) == cfg.total_images
     assert set(stats["sex"]) <= {"female", "male"}
+
+
+class _FlakyInit:
+    """Stands in for the `ray` module in _join: ray.init fails `fails` times, then succeeds."""
+
+    def __init__(self, fails: int):
+        self.fails, self.inits, self.shutdowns = fails, 0, 0
+
+    def init(self, address, **kw):
+        self.inits += 1
+        if self.inits <= self.fails:
+            raise ConnectionError("Starting Ray client server failed")
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_ray_client_join_is_retried_once(monkeypatch):
+    """A ray:// join whose client server did not come up is tried once more; a second failure,
+    or a failure joining a plain GCS address, is the caller's error at once."""
+    from cluster import job
+    monkeypatch.setattr(job.time, "sleep", lambda s: None)
+    once = _FlakyInit(1)
+    job._join(once, "ray://127.0.0.1:10001", {})
+    assert (once.inits, once.shutdowns) == (2, 1)
+    twice = _FlakyInit(2)
+    with pytest.raises(ConnectionError):
+        job._join(twice, "ray://127.0.0.1:10001", {})
+    assert twice.inits == 2
+    gcs = _FlakyInit(1)
+    with pytest.raises(ConnectionError):
+        job._join(gcs, "127.0.0.1:6379", {})
+    assert gcs.inits == 1
