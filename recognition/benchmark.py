@@ -123,16 +123,21 @@ def cross_age_job(cfg: BenchmarkConfig, train_end: int) -> dict:
     return cross_age_job_data(a, a.job or h.job or cfg.synthetic.job, train_end)
 
 
-def cross_age_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
-    """The AgeDB-30-like held-out .bin (recognition/heldout_age.py): given, cached, or rendered."""
+def cross_age_bins(cfg: BenchmarkConfig, train_end: int) -> list[Path]:
+    """The AgeDB-30-like held-out .bins (recognition/heldout_age.py), one per kind of negatives:
+    given, cached, or rendered once and paired for each kind."""
     a = cfg.heldout_cross_age
-    if a.bin is not None:
-        if not Path(a.bin).is_file():
-            raise FacesynthError(f"heldout_cross_age.bin: {a.bin} not found")
-        return Path(a.bin)
-    path = Path(cfg.out) / "heldout_cross_age.bin"
-    if path.is_file():
-        return path
+    if a.bins is not None:
+        for b in a.bins:
+            if not Path(b).is_file():
+                raise FacesynthError(f"heldout_cross_age.bin: {b} not found")
+        return [Path(b) for b in a.bins]
+    out = Path(cfg.out)
+    # The name says the kind (a cached .bin is never taken for another kind); gap keeps the plain name.
+    paths = [out / ("heldout_cross_age.bin" if kind == "gap" else f"heldout_cross_age_{kind}.bin")
+             for kind in a.kinds]
+    if all(p.is_file() for p in paths):
+        return paths
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -140,10 +145,12 @@ def cross_age_bin(cfg: BenchmarkConfig, train_end: int) -> Path:
     from recognition.data.parquet import shard_files
     from recognition.heldout_age import write_cross_age_bin
     job = parse_job_config(cross_age_job(cfg, train_end), "heldout_cross_age job")
-    shards = _generate(job, Path(cfg.out) / "heldout_cross_age", a.workers)
+    shards = _generate(job, out / "heldout_cross_age", a.workers)
     cols = ["image", "identity", "image_index", "age"]
     table = pa.concat_tables([pq.read_table(f, columns=cols) for f in shard_files(shards)])
-    return write_cross_age_bin(path, table, a.pairs_per_fold, a.min_age_gap, a.negatives, a.matched_max_gap, seed=0)
+    return [p if p.is_file() else
+            write_cross_age_bin(p, table, a.pairs_per_fold, a.min_age_gap, kind, a.matched_max_gap, seed=0)
+            for p, kind in zip(paths, a.kinds)]
 
 
 # ------------------------------------------------------------------ runs
@@ -242,7 +249,7 @@ def run(cfg: BenchmarkConfig) -> dict:
     if cfg.heldout.enabled:
         bins.append(str(heldout_bin(cfg, train_end)))
     if cfg.heldout_cross_age.enabled:
-        bins.append(str(cross_age_bin(cfg, train_end)))
+        bins.extend(str(p) for p in cross_age_bins(cfg, train_end))
     sets = [ev.set_name(b) for b in bins]
     accs: dict[str, dict[str, list[float]]] = {}
     fold_std: dict[str, dict[str, float]] = {}

@@ -185,12 +185,17 @@ class HeldoutConfig(StrictConfig):
     _even = field_validator("pairs_per_fold")(_even_pairs)
 
 
+_Negatives = Literal["gap", "matched", "any"]
+
+
 class HeldoutCrossAgeConfig(StrictConfig):
     """Synthetic AgeDB-30-like verification set: held-out identities rendered with aging on, each
     at `stages` ages over `span` years; positive pairs are >= min_age_gap years apart (AgeDB-30:
     Moschoglou et al., CVPR-W 2017, pairs 30 years apart)."""
     enabled: bool = True
-    bin: Optional[str] = Field(None, description="use this existing cross-age .bin instead of rendering one")
+    bin: Optional[Union[str, list[str]]] = Field(
+        None, description="use this existing cross-age .bin instead of rendering one (a list: one per kind of "
+                          "`negatives`, in the same order)")
     job: Optional[Union[str, dict]] = Field(
         None, description="JobConfig (path or mapping) to render with; defaults to heldout.job, then synthetic.job")
     identities: int = Field(200, ge=20, description="held-out identities (split over the 10 folds)")
@@ -202,10 +207,12 @@ class HeldoutCrossAgeConfig(StrictConfig):
     max_yaw: float = Field(20.0, ge=0, le=90, description="|yaw| limit, degrees: near-frontal, like AgeDB's "
                                                           "photos, so age rather than pose is what varies")
     min_age_gap: float = Field(30.0, gt=0, description="positive pairs are at least this many years apart")
-    negatives: Literal["gap", "matched", "any"] = Field(
+    negatives: Union[_Negatives, list[_Negatives]] = Field(
         "gap", description="gap: negative pairs are also >= min_age_gap apart, so the gap says nothing about "
                            "the label; matched: within matched_max_gap years of each other (the hardest for a "
-                           "model that links faces by apparent age); any: no age condition")
+                           "model that links faces by apparent age); any: no age condition. A list makes one "
+                           ".bin per kind from the same renders, each its own column: heldout_cross_age.bin for "
+                           "gap, heldout_cross_age_<kind>.bin for the others")
     matched_max_gap: float = Field(5.0, ge=0, description="negatives: matched: largest age gap of a negative pair")
     pairs_per_fold: int = Field(80, ge=2, description="pairs in each of the 10 folds, half positive")
     identity_offset: int = Field(2_000_000, ge=0, description="identity_start of these identities (apart from "
@@ -214,8 +221,23 @@ class HeldoutCrossAgeConfig(StrictConfig):
 
     _even = field_validator("pairs_per_fold")(_even_pairs)
 
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of negatives, one .bin and one column each."""
+        return [self.negatives] if isinstance(self.negatives, str) else list(self.negatives)
+
+    @property
+    def bins(self) -> list[str] | None:
+        return None if self.bin is None else ([self.bin] if isinstance(self.bin, str) else list(self.bin))
+
     @model_validator(mode="after")
     def _ages(self):
+        kinds = self.kinds
+        if not kinds or len(set(kinds)) != len(kinds):
+            raise ValueError(f"negatives {kinds}: give each kind once (gap, matched, any)")
+        if self.bin is not None and len(self.bins) != len(kinds):
+            raise ValueError(f"bin: {len(self.bins)} file(s) for {len(kinds)} kind(s) of negatives {kinds}; "
+                             "give one .bin per kind, in the same order")
         if self.span < self.min_age_gap:
             raise ValueError(f"span {self.span} < min_age_gap {self.min_age_gap}: no pair of one identity "
                              "could be that far apart; widen span")

@@ -100,18 +100,22 @@ def test_benchmark_end_to_end_on_given_shards(tmp_path):
     xa = pq.read_table(write_parquet(tmp_path / "xa.parquet", 20, 3, identity_start=6000))
     xa = xa.append_column("age", pa.array([20.0 + 15 * (k % 3) for k in range(xa.num_rows)], pa.float32()))
     write_cross_age_bin(tmp_path / "heldout_cross_age.bin", xa, pairs_per_fold=2)
+    write_cross_age_bin(tmp_path / "heldout_cross_age_matched.bin", xa, pairs_per_fold=2, negatives="matched")
     cfg = {"out": str(tmp_path / "bench"), "real": [{"kind": "parquet", "path": str(tmp_path / "real")}],
            "real_name": "RealSet", "synthetic": {"shards": str(tmp_path / "syn")}, "combine": "pretrain",
            "train": TINY_TRAIN, "heldout": {"bin": str(tmp_path / "heldout.bin")},
-           "heldout_cross_age": {"bin": str(tmp_path / "heldout_cross_age.bin")}}
+           "heldout_cross_age": {"bin": [str(tmp_path / "heldout_cross_age.bin"),
+                                         str(tmp_path / "heldout_cross_age_matched.bin")],
+                                 "negatives": ["gap", "matched"]}}
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run([sys.executable, "-m", "cluster.cli", "benchmark", "--config", str(tmp_path / "b.yaml")],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     assert "Combination: pretrain" in r.stdout
-    assert "| Training data | heldout | heldout_cross_age |" in lines and any(ln.startswith("| gain |") for ln in lines)
+    assert "| Training data | heldout | heldout_cross_age | heldout_cross_age_matched |" in lines
+    assert any(ln.startswith("| gain |") for ln in lines)
     doc = json.loads(Path(lines[-1]).read_text())
     assert [run["label"] for run in doc["runs"]] == ["RealSet", "RealSet + Synthetic"]
-    assert all(0 <= run["sets"][s]["accuracy_mean"] <= 1 for run in doc["runs"] for s in ("heldout", "heldout_cross_age"))
+    assert all(0 <= run["sets"][s]["accuracy_mean"] <= 1 for run in doc["runs"] for s in ("heldout", "heldout_cross_age", "heldout_cross_age_matched"))
     assert (tmp_path / "bench" / "runs" / "real+synthetic-pretrain-s0" / "pretrain" / "final.pt").is_file()

@@ -109,12 +109,32 @@ def test_unbuildable_sets_are_one_line_errors(tmp_path, dataset):
 def test_config_validation():
     for bad, msg in (({"pairs_per_fold": 7}, "even"), ({"span": 20}, "min_age_gap"),
                      ({"min_age": 40, "max_age": 60}, "max_age - min_age"), ({"negatives": "young"}, "negatives"),
-                     ({"identities": 5}, "identities"), ({"stages": 1}, "stages"), ({"agegap": 30}, "unknown key")):
+                     ({"identities": 5}, "identities"), ({"stages": 1}, "stages"), ({"agegap": 30}, "unknown key"),
+                     ({"negatives": ["gap", "gap"]}, "each kind once"), ({"negatives": []}, "each kind once"),
+                     ({"negatives": ["gap", "matched"], "bin": "xa.bin"}, "one .bin per kind"),
+                     ({"negatives": "gap", "bin": ["a.bin", "b.bin"]}, "one .bin per kind")):
         with pytest.raises(FacesynthError, match=msg):
             parse_model(HeldoutCrossAgeConfig, bad, "heldout_cross_age")
     base = {"synthetic": {"shards": "syn"}, "train": {"epochs": 1}, "heldout": {"bin": "h.bin"}}
     with pytest.raises(FacesynthError, match="heldout_cross_age needs"):
         parse_model(BenchmarkConfig, base, "b.yaml")
     parse_model(BenchmarkConfig, {**base, "heldout_cross_age": {"bin": "xa.bin"}}, "b.yaml")
+    two = parse_model(HeldoutCrossAgeConfig, {"negatives": ["gap", "matched"], "bin": ["a.bin", "b.bin"]}, "x")
+    assert two.kinds == ["gap", "matched"] and two.bins == ["a.bin", "b.bin"]
     default = benchmark.load_config(None).heldout_cross_age
     assert default.enabled and default.span >= 40 and default.min_age_gap == 30
+
+
+def test_each_kind_of_negatives_has_its_own_bin(tmp_path):
+    """A .bin's name says its kind of negatives whatever the order in the config, so a cached
+    set is never reused for another kind (gap keeps the plain name)."""
+    out = tmp_path / "bench"
+    out.mkdir()
+    for name in ("heldout_cross_age.bin", "heldout_cross_age_matched.bin"):
+        (out / name).write_bytes(b"cached")
+    cfg = parse_model(BenchmarkConfig, {
+        "out": str(out), "synthetic": {"shards": "syn"}, "train": {"epochs": 1}, "heldout": {"bin": "h.bin"},
+        "heldout_cross_age": {"job": {"identities": 10}, "negatives": ["matched", "gap"]}}, "b.yaml")
+    paths = benchmark.cross_age_bins(cfg, train_end=10)
+    assert [p.name for p in paths] == ["heldout_cross_age_matched.bin", "heldout_cross_age.bin"]
+    assert all(p.read_bytes() == b"cached" for p in paths)
