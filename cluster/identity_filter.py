@@ -39,7 +39,7 @@ def ensure_filter(ray, cfg: JobConfig, manifest: dict, runtime_env: dict, n_acto
     if not cfg.render.identity_filter.enabled:
         return None
     if manifest.get("identity_filter") is None:
-        from render.identity_filter import select_in_waves
+        from render.identity_filter import chunks, select_in_waves
         fc = cfg.render.identity_filter
         n = cfg.identity_start + cfg.identities
         print(f"facesynth: identity filter: embedding candidates of {n} identities on {n_actors} actor(s) "
@@ -53,8 +53,9 @@ def ensure_filter(ray, cfg: JobConfig, manifest: dict, runtime_env: dict, n_acto
                    disable=not progress, dynamic_ncols=True)
 
         def embed_many(pairs: list) -> np.ndarray:
-            chunks = np.array_split(np.arange(len(pairs)), len(actors))
-            refs = [a.embed.remote([pairs[k] for k in c]) for a, c in zip(actors, chunks) if len(c)]
+            # Fixed chunks dealt round-robin: each is rendered in a fresh context, so a candidate's
+            # probe depends on its chunk only, never on the number of actors.
+            refs = [actors[k % len(actors)].embed.remote(c) for k, c in enumerate(chunks(pairs))]
             return np.concatenate(ray.get(refs))
 
         try:

@@ -62,6 +62,7 @@ class RenderActor:
         rg = self.cfg.output.row_group_rows
         tmp = out.path(TMP_DIR, temp_name(name, self.run_id))
         rows = 0
+        self.maker.fresh_renderer()  # the unit's bytes must not depend on the units before it
         try:
             with out.fs.open_output_stream(tmp) as stream, \
                     pq.ParquetWriter(stream, self.schema, **self._write_opts) as writer:

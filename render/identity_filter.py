@@ -13,7 +13,10 @@ DCFace (Kim et al., CVPR 2023) and Vec2Face (Wu et al., 2024) filter generated i
 same way, with their own recognisers.
 
 The accepted variants depend only on (seed, config, index order): candidate embeddings are pure
-functions of them, and the greedy pass visits indices in order. A dataset stores its variants
+functions of them, and the greedy pass visits indices in order. (Pure on one kind of CPU: Mesa's
+llvmpipe carries state from draw to draw that can move a few hair-edge pixels, so candidates are
+embedded in fixed chunks, each in a fresh GL context; a probe then depends only on its chunk,
+never on the number of actors.) A dataset stores its variants
 (cluster/identity_filter.py), so a resume never recomputes them.
 
 Because candidates are pure, they can be embedded ahead of the greedy pass and in parallel
@@ -55,7 +58,9 @@ class CandidateEmbedder:
         self.judge = FaceIdJudge(batch_size=1)  # a candidate's embedding never depends on its batch-mates
 
     def embed(self, pairs) -> np.ndarray:
-        """(len(pairs), 128) float32 embeddings of candidates (index, variant)."""
+        """(len(pairs), 128) float32 embeddings of candidates (index, variant), rendered in a fresh
+        GL context (render/pipeline.py: fresh_renderer), so they depend only on `pairs`."""
+        self.maker.fresh_renderer()
         probes = [candidate_probe(self.maker, int(i), int(t)) for i, t in pairs]
         if not probes:
             return np.zeros((0, 128), np.float32)
@@ -134,10 +139,20 @@ def select_in_waves(cfg: IdentityFilterConfig, embed_many, n: int, progress=None
         return res
 
 
+CHUNK = 32  # candidates per embed call: a fixed grain, so no probe depends on how many actors there are
+
+
+def chunks(pairs: list) -> list[list]:
+    """A wave's candidates in embed calls of CHUNK, in order, whatever the number of workers."""
+    return [pairs[k:k + CHUNK] for k in range(0, len(pairs), CHUNK)]
+
+
 def run_filter(model, gen_cfg, render_cfg, seed: int, n: int, progress=None) -> FilterResult:
-    """Render, embed and select identities 0..n-1 in this process (one EGL renderer)."""
+    """Render, embed and select identities 0..n-1 in this process (one EGL renderer), in the
+    same waves and chunks as the Ray job (cluster/identity_filter.py), so it picks the same."""
     emb = CandidateEmbedder(model, gen_cfg, render_cfg, seed)
     try:
-        return select(render_cfg.identity_filter, lambda i, t: emb.embed([(i, t)])[0], n, progress)
+        return select_in_waves(render_cfg.identity_filter,
+                               lambda pairs: np.concatenate([emb.embed(c) for c in chunks(pairs)]), n, progress)
     finally:
         emb.close()

@@ -59,8 +59,9 @@ class ImageMaker:
         self.model, self.gen_cfg, self.cfg, self.seed = model, gen_cfg, render_cfg, int(seed)
         bg = render_cfg.background
         self._bg_files = list_images(bg.folder) if bg.kinds.get("images", 0) > 0 else None
-        from render.renderer import FaceRenderer
-        self.renderer = FaceRenderer(model, render_cfg.output.frame_size)
+        self.renderer = None
+        self._fresh = False
+        self.fresh_renderer()
         self._lm = np.asarray(model.landmarks68, np.int64)
         self._mouth_units = np.array([n.startswith(MOUTH_OPEN_UNITS) for n in model.expr_names])
         self._identities: OrderedDict[int, object] = OrderedDict()
@@ -68,6 +69,20 @@ class ImageMaker:
         self._cache_size = identity_cache
         # identity -> accepted candidate of the identity filter (render/identity_filter.py); absent = 0
         self.variants = variants
+
+    def fresh_renderer(self) -> None:
+        """A new GL context, unless nothing was drawn since the last one. Mesa's llvmpipe keeps
+        state from earlier draws (its compiled shader variants) that can move a few pixels at
+        alpha-tested hair edges of later images; a render actor starts every unit afresh, so a
+        unit's bytes never depend on what the actor rendered before (about 0.5 s per unit)."""
+        if self._fresh:
+            return
+        from render.renderer import FaceRenderer
+        old, self.renderer = self.renderer, FaceRenderer(self.model, self.cfg.output.frame_size)
+        if old is not None:
+            old.close(keep_display=True)
+        self._wear = None
+        self._fresh = True
 
     # ---- identities ---------------------------------------------------------------------------
     def identity(self, i: int):
@@ -126,6 +141,7 @@ class ImageMaker:
     def render_scene(self, identity, scene: Scene) -> Rendered:
         cfg, out = self.cfg, self.cfg.output
         size, fsize = out.image_size, out.frame_size
+        self._fresh = False
         self._bind(identity)
 
         verts = identity.vertices

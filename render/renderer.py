@@ -251,5 +251,18 @@ class FaceRenderer:
         color, _ = self.renderer.render(self.scene, flags=pr.RenderFlags.RGBA)
         return color
 
-    def close(self) -> None:
-        self.renderer.delete()
+    def close(self, keep_display: bool = False) -> None:
+        """Free the GL objects and the context. pyrender's delete() also terminates the EGL
+        display, which every context of this process shares: `keep_display` leaves it to the
+        others (and to the renderer that replaces this one)."""
+        if not keep_display:
+            self.renderer.delete()
+            return
+        from OpenGL.EGL import eglDestroyContext, eglMakeCurrent, EGL_NO_CONTEXT, EGL_NO_SURFACE
+        plat = self.renderer._platform
+        plat.make_current()
+        self.renderer._renderer.delete()
+        eglMakeCurrent(plat._egl_display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
+        eglDestroyContext(plat._egl_display, plat._egl_context)
+        plat._egl_context = plat._egl_display = None  # so its __del__ does not terminate the display
+        self.renderer._renderer = self.renderer._platform = None

@@ -207,3 +207,25 @@ def test_ray_client_join_is_retried_once(monkeypatch):
     with pytest.raises(ConnectionError):
         job._join(gcs, "127.0.0.1:6379", {})
     assert gcs.inits == 1
+
+
+def test_a_units_bytes_do_not_depend_on_the_units_before_it(tmp_path, face_model):
+    """An actor that rendered other units first writes the same bytes for a unit as a fresh one.
+    (Without a fresh GL context per unit, llvmpipe's state from identity 1's images moved two
+    hair-edge pixels of identity 0's image 9 at these defaults.)"""
+    from cluster.worker import RenderActor
+    cfg = parse_job_config({"seed": 0, "identities": 2, "images_per_identity": 12,
+                            "ray": {"unit_identities": 1}})
+    d = cfg.model_dump(mode="json")
+    for name in ("used", "fresh"):
+        (tmp_path / name / TMP_DIR).mkdir(parents=True)
+    used = RenderActor(d, str(tmp_path / "used"), "r1")
+    list(used.run_unit(1, 1, 2, shard_name(cfg, 1)))
+    list(used.run_unit(0, 0, 1, shard_name(cfg, 0)))
+    fresh = RenderActor(d, str(tmp_path / "fresh"), "r2")
+    list(fresh.run_unit(0, 0, 1, shard_name(cfg, 0)))
+    a = pq.read_table(tmp_path / "used" / shard_name(cfg, 0), columns=["image"]).column("image").to_pylist()
+    b = pq.read_table(tmp_path / "fresh" / shard_name(cfg, 0), columns=["image"]).column("image").to_pylist()
+    assert len(a) == 12 and a == b
+    used.maker.renderer.close(keep_display=True)  # the display is shared: only the last close ends it
+    fresh.maker.close()
