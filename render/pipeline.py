@@ -80,7 +80,7 @@ class ImageMaker:
         from render.renderer import FaceRenderer
         old, self.renderer = self.renderer, FaceRenderer(self.model, self.cfg.output.frame_size)
         if old is not None:
-            old.close(keep_display=True)
+            old.close()
         self._wear = None
         self._fresh = True
 

@@ -251,15 +251,14 @@ class FaceRenderer:
         color, _ = self.renderer.render(self.scene, flags=pr.RenderFlags.RGBA)
         return color
 
-    def close(self, keep_display: bool = False) -> None:
-        """Free the GL objects and the context. pyrender's delete() also terminates the EGL
-        display, which every context of this process shares: `keep_display` leaves it to the
-        others (and to the renderer that replaces this one)."""
-        if not keep_display:
-            self.renderer.delete()
-            return
-        from OpenGL.EGL import eglDestroyContext, eglMakeCurrent, EGL_NO_CONTEXT, EGL_NO_SURFACE
+    def close(self) -> None:
+        """Free this renderer's GL objects and destroy its context (again: nothing). The EGL
+        display stays initialised: every context of the process shares it, and pyrender's own
+        delete() would terminate it under the others (render/pipeline.py: fresh_renderer)."""
         plat = self.renderer._platform
+        if plat is None:
+            return
+        from OpenGL.EGL import EGL_NO_CONTEXT, EGL_NO_SURFACE, eglDestroyContext, eglMakeCurrent
         plat.make_current()
         self.renderer._renderer.delete()
         eglMakeCurrent(plat._egl_display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
