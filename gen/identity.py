@@ -30,6 +30,7 @@ from core.errors import FacesynthError
 from core.rng import stream
 from gen import anthropometry
 from gen.modelcache import FaceModel
+from gen.mode_weights import mode_weights
 from gen.sex import draw_sex, shape_shift
 from gen.uvmaps import face_layout
 
@@ -68,8 +69,10 @@ def source_index(index: int, variant: int) -> int:
     return int(index) + int(variant) * VARIANT_STRIDE
 
 
-def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np.ndarray:
-    """Try t of identity `index`: N(0, I) over the first n_modes, redrawn beyond |psi|."""
+def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig,
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Try t of identity `index`: N(0, I) over the first n_modes, redrawn beyond |psi|, times
+    spread and the per-mode `weights` (gen/mode_weights.py; None: every mode alike)."""
     rng = stream(seed, STREAM_SHAPE, index, t)
     n = k if cfg.n_modes is None else cfg.n_modes
     c = rng.standard_normal(n)
@@ -80,14 +83,16 @@ def _candidate(seed: int, index: int, t: int, k: int, cfg: IdentityConfig) -> np
         c[bad] = rng.standard_normal(int(bad.sum()))
     out = np.zeros(k, np.float32)
     out[:n] = np.clip(c, -cfg.psi, cfg.psi) * cfg.spread
+    if weights is not None:
+        out *= weights
     return out
 
 
 class _Accepted:
     """The accepted coefficient sequence of one (seed, identity config, K), grown on demand."""
 
-    def __init__(self, seed: int, cfg: IdentityConfig, k: int):
-        self.seed, self.cfg, self.k = seed, cfg, k
+    def __init__(self, seed: int, cfg: IdentityConfig, k: int, weights: np.ndarray | None):
+        self.seed, self.cfg, self.k, self.weights = seed, cfg, k, weights
         self.coeffs = np.zeros((0, k), np.float32)
         self.tries = np.zeros(0, np.int32)
 
@@ -97,7 +102,7 @@ class _Accepted:
         while len(self.coeffs) < n:
             start = len(self.coeffs)
             b = _BLOCK
-            first = np.stack([_candidate(self.seed, start + j, 0, self.k, self.cfg) for j in range(b)])
+            first = np.stack([_candidate(self.seed, start + j, 0, self.k, self.cfg, self.weights) for j in range(b)])
             # Blocked check of the first tries against everything accepted so far (one matrix
             # product); the margin leaves near ties to the exact per-candidate check.
             if start:
@@ -119,7 +124,7 @@ class _Accepted:
                             f"identity.min_distance={self.cfg.min_distance}: identity {i} found no candidate that far "
                             f"from the earlier ones in {self.cfg.max_tries} tries; lower identity.min_distance "
                             "or raise identity.max_tries")
-                    c = _candidate(self.seed, i, t, self.k, self.cfg)
+                    c = _candidate(self.seed, i, t, self.k, self.cfg, self.weights)
                 grown[i] = c
                 tries[i] = t
             self.coeffs, self.tries = grown, tries
@@ -144,12 +149,13 @@ def identity_coeffs(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> 
                              f"set it to at most {k}")
     if index < 0 or seed < 0:
         raise FacesynthError(f"seed={seed}, index={index}: seeds and indices must be non-negative integers")
+    weights = mode_weights(model.name, k, ic.judge_weighting)
     if ic.min_distance <= 0:
-        return _candidate(seed, index, 0, k, ic)
-    key = (int(seed), ic.model_dump_json(), k)
+        return _candidate(seed, index, 0, k, ic, weights)
+    key = (int(seed), ic.model_dump_json(), model.name, k)
     seq = _SEQUENCES.get(key)
     if seq is None:
-        seq = _SEQUENCES[key] = _Accepted(int(seed), ic, k)
+        seq = _SEQUENCES[key] = _Accepted(int(seed), ic, k, weights)
     seq.extend(index + 1)
     return seq.coeffs[index].copy()
 
@@ -159,7 +165,7 @@ def identity_tries(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> i
     if cfg.identity.min_distance <= 0:
         return 0
     identity_coeffs(model, cfg, seed, index)
-    return int(_SEQUENCES[(int(seed), cfg.identity.model_dump_json(), model.n_identity)].tries[index])
+    return int(_SEQUENCES[(int(seed), cfg.identity.model_dump_json(), model.name, model.n_identity)].tries[index])
 
 
 def identity_attributes(model: FaceModel, cfg: GenConfig, seed: int, index: int) -> dict:

@@ -72,7 +72,7 @@ def test_order_independent_in_one_process(face_model):
 
 
 def test_truncation_and_modes(face_model):
-    cfg = GenConfig.model_validate({"identity": {"psi": 1.0, "n_modes": 40, "spread": 1.5}})
+    cfg = GenConfig.model_validate({"identity": {"psi": 1.0, "n_modes": 40, "spread": 1.5, "judge_weighting": 0}})
     c = np.stack([gi.identity_coeffs(face_model, cfg, 7, i) for i in range(200)])
     assert np.abs(c).max() <= 1.5 and np.abs(c).max() > 1.35  # truncated at psi, then scaled by spread
     assert np.all(c[:, 40:] == 0) and np.all(c[:, :40].std(0) > 0.3)
@@ -108,3 +108,46 @@ def test_make_identity_contract(face_model):
     assert gi.identity_hash(c) != gi.identity_hash(a)
     with pytest.raises(FacesynthError):
         gi.make_identity(face_model, cfg, -1, 0)
+
+
+def test_judge_weighting_moves_variance_to_the_modes_the_judge_reads(face_model):
+    """Weighted coefficients are the unweighted draws times s_k^p at RMS 1 (gen/mode_weights.py),
+    from ICT's measured sensitivities: more spread where dlib moves most, the same total."""
+    from gen.mode_weights import load_sensitivity, mode_weights
+    s = load_sensitivity(face_model.name)
+    assert s is not None and len(s) == face_model.n_identity
+    w = mode_weights(face_model.name, face_model.n_identity, 0.5)
+    assert np.sqrt(np.mean(w.astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(np.argsort(w, kind="stable"), np.argsort(s ** 0.5, kind="stable"))
+    assert w[np.argmax(s)] > 1.4 and w[np.argmin(s)] < 0.7
+    flat = GenConfig.model_validate({"identity": {"judge_weighting": 0}})
+    for i in range(20):
+        a = gi.identity_coeffs(face_model, GenConfig(), 5, i)
+        np.testing.assert_allclose(a, gi.identity_coeffs(face_model, flat, 5, i) * w, rtol=1e-6)
+    assert mode_weights(face_model.name, face_model.n_identity, 0.0) is None
+
+
+def test_judge_weighting_data_errors(tmp_path, monkeypatch):
+    from gen import mode_weights as mw
+    monkeypatch.setattr(mw, "DATA_DIR", tmp_path)
+    mw.load_sensitivity.cache_clear()
+    try:
+        assert mw.mode_weights("nomodel", 10, 0.5) is None  # nothing measured: every mode alike
+        (tmp_path / "mode_sensitivity_bad.json").write_text("{not json")
+        with pytest.raises(FacesynthError, match="not a mode-sensitivity file"):
+            mw.mode_weights("bad", 10, 0.5)
+        (tmp_path / "mode_sensitivity_neg.json").write_text('{"sensitivity": [0.1, -0.2]}')
+        with pytest.raises(FacesynthError, match="positive numbers"):
+            mw.mode_weights("neg", 2, 0.5)
+        (tmp_path / "mode_sensitivity_short.json").write_text('{"sensitivity": [0.1, 0.2]}')
+        with pytest.raises(FacesynthError, match="has 2 modes but model short has 10"):
+            mw.mode_weights("short", 10, 0.5)
+    finally:
+        mw.load_sensitivity.cache_clear()
+
+
+@pytest.mark.parametrize("value", [-0.1, 2.5, "high"])
+def test_judge_weighting_is_validated(value):
+    from core.config import parse_model
+    with pytest.raises(FacesynthError, match="identity.judge_weighting"):
+        parse_model(GenConfig, {"identity": {"judge_weighting": value}}, "gen")

@@ -284,3 +284,21 @@ def test_judge_a_facesynth_dataset_end_to_end(tiny_dataset):
     from core.errors import FacesynthError
     with pytest.raises(FacesynthError, match="no images left"):
         judge_dataset(str(tiny_dataset), max_yaw=1e-6)
+
+
+def test_mode_sensitivity_reproduces_the_shipped_measurement():
+    """render/judges/mode_sensitivity.py on base 0's first 3 modes gives the numbers stored in
+    gen/data/ (which identity.judge_weighting reads): the data is what the tool measures."""
+    from gen.mode_weights import sensitivity_path
+    from render.judges.mode_sensitivity import measure
+    shipped = json.loads(sensitivity_path("ict-facekit").read_text())
+    got = measure("ict-facekit", bases=1, modes=3)
+    assert got["delta_std"] == shipped["delta_std"] and got["seed"] == shipped["seed"]
+    np.testing.assert_allclose(got["per_base"][0], shipped["per_base"][0][:3], atol=2e-3)
+    assert min(got["per_base"][0]) > 0.03  # the first modes move the judge (real renders, real dlib)
+
+
+def test_mode_sensitivity_cli_rejects_bad_arguments(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "render.judges.mode_sensitivity", "--bases", "0", "--no-progress",
+                        "--out", str(tmp_path / "s.json")], capture_output=True, text=True)
+    assert r.returncode == 2 and "bases=0" in r.stderr and not (tmp_path / "s.json").exists()
