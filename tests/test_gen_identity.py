@@ -120,9 +120,11 @@ def test_judge_weighting_moves_variance_to_the_modes_the_judge_reads(face_model)
     assert np.sqrt(np.mean(w.astype(np.float64) ** 2)) == pytest.approx(1.0, abs=1e-5)
     assert np.array_equal(np.argsort(w, kind="stable"), np.argsort(s ** 0.5, kind="stable"))
     assert w[np.argmax(s)] > 1.4 and w[np.argmin(s)] < 0.7
-    flat = GenConfig.model_validate({"identity": {"judge_weighting": 0}})
+    flat = GenConfig()  # the default weighs every mode alike
+    assert flat.identity.judge_weighting == 0
+    weighted = GenConfig.model_validate({"identity": {"judge_weighting": 0.5}})
     for i in range(20):
-        a = gi.identity_coeffs(face_model, GenConfig(), 5, i)
+        a = gi.identity_coeffs(face_model, weighted, 5, i)
         np.testing.assert_allclose(a, gi.identity_coeffs(face_model, flat, 5, i) * w, rtol=1e-6)
     assert mode_weights(face_model.name, face_model.n_identity, 0.0) is None
 
