@@ -52,7 +52,7 @@ class Topology:
     used: np.ndarray  # (Vs,) model vertex ids that are drawn (welded subset)
     main: Primitive
     mouth: Primitive | None  # None where the model has no mouth interior
-    normal_tris: np.ndarray  # (F, 3) triangles over the welded subset, for normals
+    corners: np.ndarray  # (3, F) corner vertex ids of the triangles over the welded subset, for normals
     incidence: sp.csr_matrix  # (Vs, F) vertex-face incidence, sums face normals into vertex normals
 
 
@@ -164,14 +164,14 @@ def build_topology(model: FaceModel) -> Topology:
                          triangles=np.ascontiguousarray(tris))
 
     return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f) if len(mouth_f) else None,
-                    normal_tris=normal_tris, incidence=incidence)
+                    corners=np.ascontiguousarray(normal_tris.T), incidence=incidence)
 
 
 def vertex_normals(topo: Topology, v: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals of the welded subset `v` (Vs, 3)."""
-    t = topo.normal_tris
-    a = v[t[:, 0]]
-    fn = np.cross(v[t[:, 1]] - a, v[t[:, 2]] - a)
+    # np.take with contiguous index rows gathers ~4x faster than v[t[:, k]]; same values.
+    a, b, c = (np.take(v, topo.corners[k], axis=0) for k in range(3))
+    fn = np.cross(b - a, c - a)
     n = topo.incidence @ fn
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     return n.astype(np.float32)
@@ -182,8 +182,8 @@ def interleave(prim: Primitive, v: np.ndarray, n: np.ndarray, out: np.ndarray | 
     if out is None:
         out = np.empty((len(prim.vertex), 8), np.float32)
         out[:, 6:] = prim.uv
-    out[:, 0:3] = v[prim.vertex]
-    out[:, 3:6] = n[prim.vertex]
+    out[:, 0:3] = np.take(v, prim.vertex, axis=0)
+    out[:, 3:6] = np.take(n, prim.vertex, axis=0)
     return out
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import FacesynthError
-from render import egl
+from render import egl, pyrender_patches
 
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
-_MSAA_SAMPLES = [0]
 
 
 def _look_along(z: np.ndarray) -> np.ndarray:
@@ -49,23 +48,12 @@ class FaceRenderer:
         self.platform = egl.configure()
         egl.check_libraries()
         import pyrender
-        import pyrender.renderer as prr
         from pyrender.shader_program import ShaderProgramCache
 
         from render.mesh import build_topology
 
-        # pyrender hard-codes 4 samples; route its call through our setting (0 = off).
-        if not getattr(prr, "_facesynth_patched", False):
-            orig = prr.glRenderbufferStorageMultisample
-            prr.glRenderbufferStorageMultisample = lambda target, _n, *a: orig(target, _MSAA_SAMPLES[0], *a)
-            prr._facesynth_patched = True
-        # Blended parts (tinted lenses) must not make the frame's alpha (face coverage) see-through:
-        # alpha accumulates as "over" (src + (1 - src) dst). Opaque draws (src alpha 1) are unchanged.
-        if not getattr(prr, "_facesynth_blend_patched", False):
-            from OpenGL import GL as _GL
-            prr.glBlendFunc = lambda s, d: _GL.glBlendFuncSeparate(s, d, _GL.GL_ONE, _GL.GL_ONE_MINUS_SRC_ALPHA)
-            prr._facesynth_blend_patched = True
-        _MSAA_SAMPLES[0] = int(msaa)
+        pyrender_patches.apply()
+        pyrender_patches.set_msaa_samples(msaa)
 
         self.pr = pyrender
         self._node = _slot_node_class(pyrender)

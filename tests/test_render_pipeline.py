@@ -211,3 +211,40 @@ def test_lights_iterate_in_scene_order_whatever_came_before(maker):
     maker.render(maker.identity(multi[0][0]), multi[0][1])
     order = [hash(n) for n in maker.renderer.scene.light_nodes]
     assert order == list(range(len(scene.lights)))
+
+
+def test_every_part_is_lit_by_its_own_frames_lights(face_model):
+    """render/pyrender_patches.py binds the lights once per shader program and frame: the skin
+    and the worn parts (hair, glasses: the other program) must all take the new frame's lights,
+    whatever frame came before."""
+    from render.pipeline import ImageMaker
+    from render.scene import Light
+    gen = GenConfig.model_validate({"accessories": {"glasses_prob": 1.0, "glasses_worn": 1.0,
+                                                    "headwear_prob": 0.0, "mask_prob": 0.0}})
+    m = ImageMaker(face_model, gen, clean(RenderConfig()), SEED)
+    try:
+        def shown():
+            return {k for k, n in m.renderer.attachment_nodes.items() if n.mesh.is_visible}
+
+        for i in range(20):
+            ident = m.identity(i)
+            m.render_scene(ident, _studio(m, i, 0, yaw=0.0))
+            if "hair" in shown() and len(shown()) >= 2:
+                break
+        assert "hair" in shown() and len(shown()) >= 2, shown()
+        left = (Light("directional", (0.8, 0.2, 0.56), (1.0, 0.9, 0.8), 1.2, 4000.0, 0.0, 0.0),)
+        right = (Light("directional", (-0.8, 0.2, 0.56), (0.8, 0.9, 1.0), 1.2, 8000.0, 0.0, 0.0),)
+        base = _studio(m, ident.index, 0, yaw=0.0)
+
+        def draw(lights):
+            return m.render_scene(ident, dataclasses.replace(base, lights=lights)).clean_crop.astype(int)
+
+        a = draw(left)
+        b = draw(right)
+        assert np.array_equal(draw(left), a) and np.array_equal(draw(right), b)
+        # the hair (top rows) and the face (middle) both changed with the light
+        assert np.abs(a[:20] - b[:20]).mean() > 5 and np.abs(a[40:80, 30:82] - b[40:80, 30:82]).mean() > 5
+        m.fresh_renderer()  # a new GL context: the same frame from scratch
+        assert np.array_equal(draw(right), b)
+    finally:
+        m.close()
