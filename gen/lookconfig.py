@@ -78,7 +78,7 @@ class IrisConfig(FrozenConfig):
 
 
 class PeriocularConfig(FrozenConfig):
-    """Upper-lid crease shading and lash density. The crease sits ~4-11 mm above the lid margin
+    """Upper-lid crease shading, lash density and under-eye darkening. The crease sits ~4-11 mm above the lid margin
     across adults and is low or hidden in many East Asian lids (Saonanon 2014, 'Update on Asian
     eyelid anatomy and clinical relevance', Curr. Opin. Ophthalmol. 25)."""
     enabled: bool = Field(True, description="paint a lid crease and vary lash density")
@@ -86,6 +86,10 @@ class PeriocularConfig(FrozenConfig):
     crease: Spread = _sp(0.35, 0.15, 0.0, 0.8, "crease darkening (log-albedo at its centre line)")
     lid_shadow: Spread = _sp(0.15, 0.1, 0.0, 0.45, "extra darkening of the lid skin between margin and crease")
     lashes: Spread = _sp(1.0, 0.25, 0.4, 1.6, "lash density: opacity and thickness of the lash line")
+    # Darker skin under the eyes is common in adults of every skin type (periorbital
+    # hyperpigmentation; Sheth et al. 2014, Indian J Dermatol 59: 151-157).
+    under_eye: Spread = _sp(0.3, 0.1, 0.05, 0.6, "darkening below the lower lids (log-albedo at its darkest)")
+    under_eye_depth: Spread = _sp(0.55, 0.12, 0.3, 0.9, "cm the under-eye darkening reaches below the lower lid")
 
 
 class LipConfig(FrozenConfig):

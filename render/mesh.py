@@ -37,6 +37,11 @@ DEFAULT_COLORS = {"iris": (90, 62, 40), "pupil": (8, 6, 6), "sclera": (228, 222,
 # Roughness / specular (0..1) per part; eyes are wet and glossy.
 PART_SURFACE = {"iris": (0.12, 0.9), "sclera": (0.15, 0.9), "teeth": (0.35, 0.6), "gums": (0.3, 0.6),
                 "eyelashes": (0.7, 0.1)}
+# ICT's lower lashes are ribbons ~5 mm long, made for a strand texture with alpha; drawn solid they
+# are a dark flap under each eye. Each ribbon is drawn at this share of its length, from its root.
+# 0.3 looked the most natural but cost MTCNN 1.5 points of detection at |yaw| <= 45 (98.0% ->
+# 96.5%, 180 renders per bin); at 0.5 it stays (97.8%).
+LOWER_LASH_KEEP = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Topology:
     mouth: Primitive | None  # None where the model has no mouth interior
     corners: np.ndarray  # (3, F) corner vertex ids of the triangles over the welded subset, for normals
     incidence: sp.csr_matrix  # (Vs, F) vertex-face incidence, sums face normals into vertex normals
+    lash_tips: np.ndarray  # (L,) welded-subset ids of lower-lash vertices off their ribbon's root row
+    lash_roots: np.ndarray  # (L,) the root-row vertex of the same ribbon and column, for each of those
 
 
 def _region_faces(model: FaceModel, names) -> np.ndarray:
@@ -163,8 +170,42 @@ def build_topology(model: FaceModel) -> Topology:
         return Primitive(vertex=uniq[:, 0].astype(np.int64), uv=uv,
                          triangles=np.ascontiguousarray(tris))
 
+    tips, roots = _lower_lash_roots(model)
     return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f) if len(mouth_f) else None,
-                    corners=np.ascontiguousarray(normal_tris.T), incidence=incidence)
+                    corners=np.ascontiguousarray(normal_tris.T), incidence=incidence,
+                    lash_tips=local[tips], lash_roots=local[roots])
+
+
+def _lower_lash_roots(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
+    """Model vertex ids of the lower lashes off their root row, and the root of each. ICT's lash
+    UVs: lower lashes in v < 0.5, three stacked ribbons per eye (v bands of 1/6), u along the lid,
+    v from tip to root (the root row has the highest v of its band)."""
+    if "M_EyeLashes" not in model.region_names:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sel = model.face_region == model.region_names.index("M_EyeLashes")
+    vid = model.faces[sel].ravel()
+    vid, first = np.unique(vid, return_index=True)
+    uv = model.uvs[model.face_uvs[sel].ravel()[first]]
+    low = uv[:, 1] < 0.5
+    vid, uv = vid[low], uv[low]
+    # A ribbon column: (band, side of the face, u); its root is the vertex with the largest v.
+    key = np.stack([np.floor(uv[:, 1] * 6), np.sign(model.neutral[vid, 0]), np.round(uv[:, 0], 3)], 1)
+    _, col = np.unique(key, axis=0, return_inverse=True)
+    col = col.ravel()
+    order = np.lexsort((uv[:, 1], col))  # by column, then v: each column's root comes last
+    last = np.r_[col[order][1:] != col[order][:-1], True]
+    root_of_col = np.empty(col.max() + 1, np.int64)
+    root_of_col[col[order][last]] = vid[order][last]
+    roots = root_of_col[col]
+    off = roots != vid
+    return vid[off], roots[off]
+
+
+def shorten_lower_lashes(topo: Topology, v: np.ndarray) -> np.ndarray:
+    """`v` (welded subset) with each lower-lash ribbon drawn at LOWER_LASH_KEEP of its length, in place."""
+    r = v[topo.lash_roots]
+    v[topo.lash_tips] = r + np.float32(LOWER_LASH_KEEP) * (v[topo.lash_tips] - r)
+    return v
 
 
 def vertex_normals(topo: Topology, v: np.ndarray) -> np.ndarray:

@@ -93,9 +93,9 @@ def _region(lay, lever: str) -> np.ndarray:
     elif lever == "lips":
         r0, r1, c0, c1 = lip_box(lay)
         m[r0:r1, c0:c1] = True
-    elif lever == "periocular":
+    elif lever == "periocular":  # the lid crease, and the darker skin under the eyes
         r0 = int(lm[17:27, 1].min())
-        r1 = int(lm[36:48, 1].max() + 0.5 * px_cm)
+        r1 = int(lm[36:48, 1].max() + 1.6 * px_cm)
         m[r0:r1, int(lm[36, 0] - 1.0 * px_cm):int(lm[45, 0] + 1.0 * px_cm)] = True
     return m
 
@@ -196,6 +196,8 @@ def test_brow_parameters_move_the_brow(lay):
     ({"iris": {"lightness": 2}}, "lightness"),
     ({"periocular": {"crease_height": {"mean": 5.0}}}, "crease_height"),
     ({"periocular": {"lashes": 1.0}}, "lashes"),
+    ({"periocular": {"under_eye": {"mean": 0.3, "sd": 0.1, "min": 0.6, "max": 0.05}}}, "under_eye"),
+    ({"periocular": {"under_eye_depth": {"mean": 0.5, "sd": -0.1, "min": 0.3, "max": 0.9}}}, "under_eye_depth"),
     ({"lips": {"cool": {"mean": 0, "sd": 0.1, "min": 1, "max": -1}}}, "cool"),
     ({"lips": {"hue": 3}}, "hue"),
     ({"undertone": {"carotene": {"mean": 0.1, "sd": 0.1, "min": 0, "max": 0.05}}}, "carotene"),
@@ -209,3 +211,26 @@ def test_brow_parameters_move_the_brow(lay):
 def test_bad_lever_config(bad, key):
     with pytest.raises(FacesynthError, match=key):
         parse_model(AppearanceConfig, bad, "gen.yaml")
+
+
+def test_under_eye_darkening_lies_below_the_lower_lids(lay):
+    """periocular.under_eye darkens the skin just below each lower lid, fading downwards, and
+    nothing above the eyes; 0 paints nothing there."""
+    from gen.appearance.periocular import paint_crease
+    base = {"crease_height_cm": 0.75, "crease": 0.0, "lid_shadow": 0.0, "lashes": 1.0, "under_eye_cm": 0.6}
+    lm, px_cm = lay.lm_uv, 1 / lay.face.cm_per_texel
+    maps = {}
+    for k in (0.0, 0.4):
+        lin = np.ones((lay.size, lay.size, 3), np.float32)
+        paint_crease(lin, lay, {**base, "under_eye": k})
+        maps[k] = lin[..., 0]
+    assert maps[0.0].min() == 1.0
+    dark = 1 - maps[0.4]
+    for lower in ((41, 40), (47, 46)):  # the middle of each lower lid
+        c, r = lm[list(lower)].mean(0)
+        col = dark[:, int(round(c))]
+        just_below = col[int(r + 0.15 * px_cm):int(r + 0.35 * px_cm)].mean()
+        further = col[int(r + 0.9 * px_cm):int(r + 1.1 * px_cm)].mean()
+        assert just_below > 0.1 and further < just_below / 2, (just_below, further)
+    above = int(lm[17:27, 1].min())  # above the brows: untouched
+    assert dark[:above].max() == 0
