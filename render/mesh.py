@@ -208,6 +208,12 @@ def shorten_lower_lashes(topo: Topology, v: np.ndarray) -> np.ndarray:
     return v
 
 
+def drawn_geometry(topo: Topology, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, normals) of the welded subset as drawn, from the model's (V, 3) `vertices`."""
+    v = shorten_lower_lashes(topo, np.ascontiguousarray(vertices[topo.used], np.float32))
+    return v, vertex_normals(topo, v)
+
+
 def vertex_normals(topo: Topology, v: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals of the welded subset `v` (Vs, 3)."""
     # np.take with contiguous index rows gathers ~4x faster than v[t[:, k]]; same values.

@@ -66,10 +66,10 @@ def apply() -> None:
     orig_render = prr.Renderer.render
 
     def bind_lighting(self, scene, program, node, flags):
-        frame = (id(scene), self._facesynth_frame)
-        if getattr(program, "_facesynth_lit", None) != frame:
+        # a program belongs to one renderer, whose frames are numbered
+        if getattr(program, "_facesynth_lit", None) != self._facesynth_frame:
             orig_lighting(self, scene, program, node, flags)
-            program._facesynth_lit = frame
+            program._facesynth_lit = self._facesynth_frame
 
     def render(self, scene, flags, seg_node_map=None):
         self._facesynth_frame = getattr(self, "_facesynth_frame", 0) + 1

@@ -77,7 +77,7 @@ class FaceRenderer:
     # ---- identity --------------------------------------------------------------------------
     def set_identity(self, key, vertices: np.ndarray, albedo_atlas: np.ndarray, rs_atlas: np.ndarray) -> None:
         """Upload one identity's mesh and textures (once; reused for all its images)."""
-        from render.mesh import interleave, shorten_lower_lashes, vertex_normals
+        from render.mesh import drawn_geometry, interleave
         pr = self.pr
         for node in (self.main_node, self.mouth_node):
             if node is not None:
@@ -87,8 +87,7 @@ class FaceRenderer:
             baseColorTexture=pr.Texture(source=albedo_atlas, source_channels="RGB", sampler=sampler),
             metallicRoughnessTexture=pr.Texture(source=rs_atlas, source_channels="RGB", sampler=sampler),
             metallicFactor=0.0, roughnessFactor=1.0)
-        v = shorten_lower_lashes(self.topo, np.ascontiguousarray(vertices[self.topo.used], np.float32))
-        n = vertex_normals(self.topo, v)
+        v, n = drawn_geometry(self.topo, vertices)
         self._neutral = (v, n)
         self._buffers = {}
         prims = {}
@@ -173,14 +172,13 @@ class FaceRenderer:
         """Positions/normals for this image: `v` (V,3) expression-deformed vertices, None = neutral."""
         from OpenGL import GL
 
-        from render.mesh import interleave, shorten_lower_lashes, vertex_normals
+        from render.mesh import drawn_geometry, interleave
         if v is None and not self._dirty:
             return
         if v is None:
             vs, n = self._neutral
         else:
-            vs = shorten_lower_lashes(self.topo, np.ascontiguousarray(v[self.topo.used], np.float32))
-            n = vertex_normals(self.topo, vs)
+            vs, n = drawn_geometry(self.topo, v)
         for name, p in self._parts():
             data = interleave(p, vs, n, out=self._buffers[name])
             prim = self._prims[name]
