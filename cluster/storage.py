@@ -245,6 +245,12 @@ def remove_new_dataset(out: Out, run_id: str) -> None:
     if info(out, MANIFEST).type == pafs.FileType.File:
         out.fs.delete_file(out.path(MANIFEST))
     clear_tmp(out, [run_id])
+    remove_tmp_if_empty(out)
+
+
+def remove_tmp_if_empty(out: Out) -> None:
+    """Remove _tmp/ when nothing is left in it (a finished dataset shows only its shards and
+    manifest); a file someone else put there keeps it."""
     if info(out, TMP_DIR).type == pafs.FileType.Directory and not temp_entries(out):
         out.fs.delete_dir(out.path(TMP_DIR))
 

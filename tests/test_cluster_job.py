@@ -51,6 +51,8 @@ def test_one_and_two_workers_write_identical_images(smoke_runs):
 def test_schema_and_shard_layout(smoke_runs):
     cfg, outs = smoke_runs
     m = json.loads((outs[2] / MANIFEST).read_text())
+    # a finished dataset holds its shards and manifest, nothing half-done (no empty _tmp/ either)
+    assert sorted(p.name for p in outs[2].iterdir()) == sorted([MANIFEST] + [r["file"] for r in m["committed"].values()])
     assert m["schema_version"] == SCHEMA_VERSION and m["complete"] and len(m["committed"]) == n_units(cfg)
     f = outs[2] / shard_name(cfg, 0)
     schema = pq.read_schema(f)
@@ -107,6 +109,7 @@ def test_resume_repairs_every_crash_state(smoke_runs, tmp_path):
     m["complete"] = False
     (out / MANIFEST).write_text(json.dumps(m))
     dead_run = m["runs"][-1]["id"]  # temp files carry their run's id; this run is in the manifest
+    (out / TMP_DIR).mkdir()  # a finished dataset has none; a killed run leaves it
     (out / TMP_DIR / f"part-u00003.parquet.{dead_run}.0123456789ab.partial").write_bytes(b"PAR1 half")
     (out / TMP_DIR / "part-u00003.parquet.feedfacefeedface.0123456789ab.partial").write_bytes(b"not this dataset's run")
     s = generate(cfg, str(out), workers=2, progress=False)

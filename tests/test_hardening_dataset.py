@@ -190,6 +190,7 @@ def test_partial_of_dead_run_cleared_user_files_kept(clean, tmp_path):
     shutil.copytree(clean_out, out)
     m = json.loads((out / MANIFEST).read_text())
     (out / "NOTES.md").write_text("my notes about this dataset")
+    (out / TMP_DIR).mkdir()
     (out / TMP_DIR / "my-scratch.bin").write_bytes(b"mine")
     dead = m["runs"][-1]["id"]
     (out / TMP_DIR / f"part-u00002.parquet.{dead}.00000000aaaa.partial").write_bytes(b"half")
@@ -239,6 +240,7 @@ def _workspace(clean_out: Path, root: Path) -> tuple[Path, Path]:
     out = ws / "ds"
     shutil.copytree(clean_out, out)
     (out / "USER-NOTES.txt").write_text("mine")
+    (out / TMP_DIR).mkdir()
     (out / TMP_DIR / "user-scratch.bin").write_bytes(b"mine too")
     return ws, out
 
