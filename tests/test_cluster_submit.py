@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -172,10 +173,17 @@ def test_submit_refuses_a_job_file_given_as_runtime_env(tmp_path):
 def test_generate_joins_through_ray_client(ray_head, tmp_path, face_model):
     """ray:// drivers cannot follow streaming generators: units report when they finish."""
     port = int(ray_head["client"].rsplit(":", 1)[1])
-    try:  # Ray sometimes binds its client proxy to the host's own address instead of loopback;
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # tests reach loopback only
-    except OSError:
-        pytest.skip(f"Ray's client proxy is not listening on 127.0.0.1:{port} (bound to the host's address)")
+    # `ray start` returns before its client proxy listens; and Ray has been seen to bind that proxy
+    # to the host's own address instead of loopback, which these tests cannot reach.
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.skip(f"Ray's client proxy is not listening on 127.0.0.1:{port} after 90 s")
+            time.sleep(1)
     out = tmp_path / "ds"
     r = subprocess.run([sys.executable, "-m", "cluster.cli", "generate", "--config", "configs/smoke.yaml",
                         "--out", str(out), "--address", ray_head["client"], "--no-progress", "--json"],
