@@ -213,6 +213,22 @@ def test_lights_iterate_in_scene_order_whatever_came_before(maker):
     assert order == list(range(len(scene.lights)))
 
 
+def test_skin_keeps_red_light_past_the_terminator(maker):
+    """render/shaders/mesh.frag wraps red light further round the skin than blue (light scattered
+    under the skin): under one white side light and no ambient, a band past the terminator is lit
+    in red alone. A wrap alike for all channels darkens every channel there together."""
+    from render.scene import Light
+    side = (Light("directional", (0.97, 0.0, 0.24), (1.0, 1.0, 1.0), 1.5, 6500.0, 0.0, 0.0),)
+    scene = dataclasses.replace(_studio(maker, 0, 0, yaw=0.0), lights=side, ambient=0.0)
+    r = maker.render_scene(maker.identity(0), scene)
+    face = r.crop_alpha > 250
+    px = r.clean_crop.astype(int)[face]
+    red_only = (px[:, 0] >= 24) & (px[:, 2] <= 4)  # sRGB: red light left, blue gone
+    lit = px[:, 2] > 40
+    assert lit.sum() > 300  # the lit half is there
+    assert red_only.sum() > 40, red_only.sum()
+
+
 def test_every_part_is_lit_by_its_own_frames_lights(face_model):
     """render/pyrender_patches.py binds the lights once per shader program and frame: the skin
     and the worn parts (hair, glasses: the other program) must all take the new frame's lights,

@@ -66,14 +66,18 @@ out vec4 frag_color;
 
 // Little wrap: a soft terminator flattens the face, and the identity judge (dlib) reads shape from
 // shading (on 150 x 3 frontal identities, wrap 0.3 -> 0.1 took its FAR@0.6 from 15.3% to 14.1%).
-const float WRAP = 0.1;
+// Skin wraps red light further than blue: light scattered under the skin comes out reddened past
+// the terminator (wrap lighting with a per-channel width, Green, "Real-Time Approximations to
+// Subsurface Scattering", GPU Gems 1, ch. 16, 2004). Worn parts (hair, glasses) do not scatter.
+const vec3 SKIN_WRAP = vec3(0.2, 0.1, 0.06);
+const vec3 PART_WRAP = vec3(0.1);
 
 vec3 srgb_to_linear(vec3 c) { return c * c; }  // gamma 2: cheap and close enough for albedo
 
-vec3 shade(vec3 n, vec3 v, vec3 l, vec3 radiance, vec3 albedo, float shininess, float spec)
+vec3 shade(vec3 n, vec3 v, vec3 l, vec3 radiance, vec3 albedo, float shininess, float spec, vec3 wrap)
 {
     float nl = dot(n, l);
-    float diffuse = max((nl + WRAP) / (1.0 + WRAP), 0.0);
+    vec3 diffuse = max((vec3(nl) + wrap) / (1.0 + wrap), 0.0);
     vec3 h = normalize(l + v);
     float nh = max(dot(n, h), 0.0);
     float s = spec * (shininess + 8.0) * 0.0398 * pow(nh, shininess) * step(0.0, nl);
@@ -96,6 +100,7 @@ void main()
     vec3 albedo = srgb_to_linear(base.rgb);
     float roughness = 1.0 - material.glossiness_factor;
     float spec = 0.04 * material.specular_factor.x;
+    vec3 wrap = PART_WRAP;
 #else
     vec4 base = material.base_color_factor;
 #ifdef HAS_BASE_COLOR_TEX
@@ -110,6 +115,7 @@ void main()
     spec *= mr.b * 2.0;
 #endif
     float out_alpha = 1.0;
+    vec3 wrap = SKIN_WRAP;
 #endif
     float a = max(roughness * roughness, 0.002);
     float shininess = 2.0 / (a * a) - 2.0;
@@ -123,13 +129,13 @@ void main()
 
     for (int i = 0; i < n_directional_lights; i++) {
         DirectionalLight L = directional_lights[i];
-        color += shade(n, v, -normalize(L.direction), L.color * L.intensity, albedo, shininess, spec);
+        color += shade(n, v, -normalize(L.direction), L.color * L.intensity, albedo, shininess, spec, wrap);
     }
     for (int i = 0; i < n_point_lights; i++) {
         PointLight L = point_lights[i];
         vec3 d = L.position - frag_position;
         float d2 = dot(d, d);
-        color += shade(n, v, d * inversesqrt(d2), L.color * (L.intensity / d2), albedo, shininess, spec);
+        color += shade(n, v, d * inversesqrt(d2), L.color * (L.intensity / d2), albedo, shininess, spec, wrap);
     }
     for (int i = 0; i < n_spot_lights; i++) {
         SpotLight L = spot_lights[i];
@@ -137,7 +143,7 @@ void main()
         float d2 = dot(d, d);
         vec3 l = d * inversesqrt(d2);
         float cone = clamp(dot(normalize(L.direction), -l) * L.light_angle_scale + L.light_angle_offset, 0.0, 1.0);
-        color += shade(n, v, l, L.color * (L.intensity * cone * cone / d2), albedo, shininess, spec);
+        color += shade(n, v, l, L.color * (L.intensity * cone * cone / d2), albedo, shininess, spec, wrap);
     }
     // Reinhard-style soft shoulder so bright lights do not clip the whole face, then gamma 2.2.
     color = color / (1.0 + 0.15 * color);
