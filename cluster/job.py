@@ -238,7 +238,7 @@ def _run(cfg, o, out, manifest, notes, run_id, lock, workers, address, progress)
         if bar is not None:
             bar.close()
         mf.flush(o, manifest, run_id)
-        if len(manifest["committed"]) == manifest["layout"]["units"]:
+        if manifest["complete"]:  # set by the flush above
             storage.remove_tmp_if_empty(o)  # the manifest's atomic writes went through it
         if started:
             ray.shutdown()

@@ -53,7 +53,7 @@ def paint_crease(lin: np.ndarray, lay: FaceLayout, p: dict) -> None:
     S = lay.size
     sc = S / 512.0
     lines = crease_lines(lay, p["crease_height_cm"])
-    under = lid_lines(lay, LOWER_LIDS, -p.get("under_eye_cm", 0.0))
+    under = lid_lines(lay, LOWER_LIDS, -p["under_eye_cm"])
     pts = np.concatenate([np.concatenate(ln) for ln in lines + under])
     pad = int(12 * sc) + 2
     c0, r0 = np.maximum(np.floor(pts.min(0)).astype(int) - pad, 0)
@@ -66,7 +66,7 @@ def paint_crease(lin: np.ndarray, lay: FaceLayout, p: dict) -> None:
         cv2.polylines(g, [np.round((crease - shift) * 16).astype(np.int32)], False, float(p["crease"]),
                       max(1, int(round(2 * sc))), cv2.LINE_AA, shift=4)
     g = cv2.GaussianBlur(g, (0, 0), 1.2 * sc)
-    if p.get("under_eye", 0.0) > 0:
+    if p["under_eye"] > 0:
         # Darkest at the lid, fading out downwards (a wide blur of the band between the lower lid
         # and its offset line).
         u = np.zeros_like(g)
