@@ -214,6 +214,10 @@ class ImageOutputConfig(FrozenConfig):
     frame_size: int = Field(144, ge=32, le=2048, description="rendered frame size, px (rendering cost grows with it)")
     frame_margin: float = Field(1.3, ge=1.0, le=4.0,
                                 description="the frame spans this many aligned-crop widths around the face")
+    mesh_reduction: float = Field(0.7, ge=0.0, le=0.9,
+                                  description="share of the face model's triangles left out of the drawn mesh "
+                                              "(render/decimate.py: edge collapse; borders, UV seams and lids "
+                                              "kept); 0 draws every triangle, for frames far above 144 px")
     keep_full_frame: bool = Field(False, description="also store the composited, unaligned frame")
     format: Literal["jpeg", "png"] = Field("jpeg", description="encoding of the stored images")
     quality: int = Field(95, ge=1, le=100, description="JPEG quality of the stored images")

@@ -135,7 +135,8 @@ def _cell_centre(part: str) -> tuple[float, float]:
     return (2 + (col + 0.5) / 4) / 3, 1 - (row + 0.5) / 4
 
 
-def build_topology(model: FaceModel) -> Topology:
+def build_topology(model: FaceModel, reduction: float = 0.0) -> Topology:
+    """The drawn parts of `model`; `reduction` > 0 draws a coarser mesh (render/decimate.py)."""
     iris_polar = _eye_geometry(model)
     main_f = _region_faces(model, MAIN_REGIONS)
     mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
@@ -170,8 +171,19 @@ def build_topology(model: FaceModel) -> Topology:
         return Primitive(vertex=uniq[:, 0].astype(np.int64), uv=uv,
                          triangles=np.ascontiguousarray(tris))
 
+    main, mouth = prim(main_f), prim(mouth_f) if len(mouth_f) else None
+    if reduction > 0:
+        from render.decimate import decimate, lid_triangles
+        ball = np.zeros(model.n_vertices, bool)
+        for side in ("left", "right"):
+            a, b = model.vertex_regions.get(f"iris_{side}", (0, 0))
+            ball[a:b] = True
+        pos = np.asarray(model.neutral, np.float32)[used]
+        main = decimate(main, pos[main.vertex], reduction, lid_triangles(model, main, used, ball))
+        if mouth is not None:
+            mouth = decimate(mouth, pos[mouth.vertex], reduction)
     tips, roots = _lower_lash_roots(model)
-    return Topology(used=used, main=prim(main_f), mouth=prim(mouth_f) if len(mouth_f) else None,
+    return Topology(used=used, main=main, mouth=mouth,
                     corners=np.ascontiguousarray(normal_tris.T), incidence=incidence,
                     lash_tips=local[tips], lash_roots=local[roots])
 

@@ -78,7 +78,8 @@ class ImageMaker:
         if self._fresh:
             return
         from render.renderer import FaceRenderer
-        old, self.renderer = self.renderer, FaceRenderer(self.model, self.cfg.output.frame_size)
+        old, self.renderer = self.renderer, FaceRenderer(self.model, self.cfg.output.frame_size,
+                                                  mesh_reduction=self.cfg.output.mesh_reduction)
         if old is not None:
             old.close()
         self._wear = None

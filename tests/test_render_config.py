@@ -26,6 +26,8 @@ def test_default_yaml_is_the_default_config():
     ({"camera": {"distanse": 80}}, "camera.distanse"),
     ({"degradations": {"blur": {"prob": 0.2, "sigma": {"min": 0.3, "max": 1}, "radius": 3}}}, "degradations.blur.radius"),
     ({"background": {"folder": "/nonexistent/backgrounds", "kinds": {"images": 1}}}, "background.folder"),
+    ({"output": {"mesh_reduction": 0.95}}, "output.mesh_reduction"),
+    ({"output": {"mesh_reduction": -0.1}}, "output.mesh_reduction"),
 ])
 def test_bad_config_is_one_line_naming_the_key(data, key):
     with pytest.raises(FacesynthError) as e:
