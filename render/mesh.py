@@ -135,8 +135,9 @@ def _cell_centre(part: str) -> tuple[float, float]:
     return (2 + (col + 0.5) / 4) / 3, 1 - (row + 0.5) / 4
 
 
-def build_topology(model: FaceModel, reduction: float = 0.0) -> Topology:
-    """The drawn parts of `model`; `reduction` > 0 draws a coarser mesh (render/decimate.py)."""
+def build_topology(model: FaceModel, detail=None) -> Topology:
+    """The drawn parts of `model`; `detail` (render.config.MeshDetail) draws a coarser mesh
+    (render/decimate.py), None every triangle."""
     iris_polar = _eye_geometry(model)
     main_f = _region_faces(model, MAIN_REGIONS)
     mouth_lo, mouth_hi = model.vertex_regions.get("mouth_socket", (0, 0))
@@ -172,16 +173,12 @@ def build_topology(model: FaceModel, reduction: float = 0.0) -> Topology:
                          triangles=np.ascontiguousarray(tris))
 
     main, mouth = prim(main_f), prim(mouth_f) if len(mouth_f) else None
-    if reduction > 0:
-        from render.decimate import decimate, lid_triangles
-        ball = np.zeros(model.n_vertices, bool)
-        for side in ("left", "right"):
-            a, b = model.vertex_regions.get(f"iris_{side}", (0, 0))
-            ball[a:b] = True
+    if detail is not None:
+        from render.decimate import decimate, zones
         pos = np.asarray(model.neutral, np.float32)[used]
-        main = decimate(main, pos[main.vertex], reduction, lid_triangles(model, main, used, ball))
+        main = decimate(main, pos[main.vertex], zones(model, main, used), (detail.back, detail.forehead, detail.face))
         if mouth is not None:
-            mouth = decimate(mouth, pos[mouth.vertex], reduction)
+            mouth = decimate(mouth, pos[mouth.vertex], np.zeros(len(mouth.triangles), np.int64), (detail.mouth,))
     tips, roots = _lower_lash_roots(model)
     return Topology(used=used, main=main, mouth=mouth,
                     corners=np.ascontiguousarray(normal_tris.T), incidence=incidence,

@@ -79,7 +79,7 @@ class ImageMaker:
             return
         from render.renderer import FaceRenderer
         old, self.renderer = self.renderer, FaceRenderer(self.model, self.cfg.output.frame_size,
-                                                  mesh_reduction=self.cfg.output.mesh_reduction)
+                                                  mesh=self.cfg.output.mesh)
         if old is not None:
             old.close()
         self._wear = None

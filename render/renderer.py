@@ -44,7 +44,7 @@ def _slot_node_class(pyrender):
 
 
 class FaceRenderer:
-    def __init__(self, model, size: int, msaa: int = 0, mesh_reduction: float = 0.0):
+    def __init__(self, model, size: int, msaa: int = 0, mesh=None):
         self.platform = egl.configure()
         egl.check_libraries()
         import pyrender
@@ -65,7 +65,7 @@ class FaceRenderer:
         self.renderer._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
         from OpenGL import GL
         self.gl_renderer = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")  # e.g. llvmpipe
-        self.topo = build_topology(model, mesh_reduction)
+        self.topo = build_topology(model, mesh)
         self.scene = pyrender.Scene(ambient_light=np.zeros(3), bg_color=np.zeros(4))
         self.camera = pyrender.PerspectiveCamera(yfov=0.3, znear=5.0, zfar=1000.0, aspectRatio=1.0)
         self.camera_node = self.scene.add(self.camera, pose=np.eye(4))

@@ -26,8 +26,9 @@ def test_default_yaml_is_the_default_config():
     ({"camera": {"distanse": 80}}, "camera.distanse"),
     ({"degradations": {"blur": {"prob": 0.2, "sigma": {"min": 0.3, "max": 1}, "radius": 3}}}, "degradations.blur.radius"),
     ({"background": {"folder": "/nonexistent/backgrounds", "kinds": {"images": 1}}}, "background.folder"),
-    ({"output": {"mesh_reduction": 0.95}}, "output.mesh_reduction"),
-    ({"output": {"mesh_reduction": -0.1}}, "output.mesh_reduction"),
+    ({"output": {"mesh": {"back": 0.99}}}, "output.mesh.back"),
+    ({"output": {"mesh": {"face": -0.1}}}, "output.mesh.face"),
+    ({"output": {"mesh": {"ears": 0.5}}}, "output.mesh.ears"),
 ])
 def test_bad_config_is_one_line_naming_the_key(data, key):
     with pytest.raises(FacesynthError) as e:

@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from render.config import MeshDetail
 from render.mesh import build_topology
 
-REDUCTION = 0.7
+ALL = MeshDetail(back=0.8, forehead=0.8, face=0.7, mouth=0.7)  # every zone coarse, to test the collapse itself
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def full(face_model):
 
 @pytest.fixture(scope="module")
 def coarse(face_model):
-    return build_topology(face_model, REDUCTION)
+    return build_topology(face_model, ALL)
 
 
 def _keys(prim, ids):
@@ -54,27 +55,44 @@ def test_fewer_triangles_over_a_subset_of_the_vertices(full, coarse):
 def test_borders_seams_and_lids_are_kept_whole(face_model, full, coarse):
     """Every border edge of the full mesh (UV seams, lid and lip openings, lash ribbons) is an edge
     of the coarse one, and every lid triangle is drawn as it was."""
-    from render.decimate import lid_triangles
+    from render.decimate import zones
     for name in ("main", "mouth"):
         f, c = getattr(full, name), getattr(coarse, name)
         e, count = _edges(f)
         border = _key_edges(f, e[count == 1])
         assert len(border) > 100
         assert border <= _key_edges(c, _edges(c)[0]), name
-    ball = np.zeros(face_model.n_vertices, bool)
-    for side in ("left", "right"):
-        a, b = face_model.vertex_regions[f"iris_{side}"]
-        ball[a:b] = True
-    lids = lid_triangles(face_model, full.main, full.used, ball)
+    lids = zones(face_model, full.main, full.used) == -1
     assert 2000 < lids.sum() < 8000
     tri = lambda prim, t: frozenset(_keys(prim, t))  # noqa: E731
     drawn = {tri(coarse.main, t) for t in coarse.main.triangles}
     assert all(tri(full.main, t) in drawn for t in full.main.triangles[lids])
 
 
+def test_each_zone_keeps_its_own_share(face_model, full):
+    """The default draws the face below the brows whole and thins the back of the head, the
+    forehead and the mouth's interior; a zone at 0 keeps every one of its triangles."""
+    from render.decimate import BACK, FACE, FOREHEAD, zones
+    z = zones(face_model, full.main, full.used)
+    counts = {k: int((z == k).sum()) for k in (BACK, FOREHEAD, FACE)}
+    assert all(c > 1000 for c in counts.values()), counts
+    d = MeshDetail()
+    assert d.face == 0 and d.back > 0 and d.forehead > 0 and d.mouth > 0
+    coarse = build_topology(face_model, d)
+    tri = lambda prim, t: frozenset(_keys(prim, t))  # noqa: E731
+    drawn = {tri(coarse.main, t) for t in coarse.main.triangles}
+    whole = (z == FACE) | (z == -1)
+    assert all(tri(full.main, t) in drawn for t in full.main.triangles[whole])
+    removed = len(full.main.triangles) - len(coarse.main.triangles)
+    expect = d.back * counts[BACK] + d.forehead * counts[FOREHEAD]
+    assert 0.8 * expect < removed < 1.1 * expect, (removed, expect)
+    assert len(coarse.mouth.triangles) < 0.5 * len(full.mouth.triangles)
+
+
 def test_the_coarse_mesh_is_the_same_in_another_process(coarse):
     code = ("import hashlib, numpy as np; from gen.facemodel import load_model; from render.mesh import build_topology;"
-            f"t = build_topology(load_model('ict-facekit'), {REDUCTION}); h = hashlib.sha256();"
+            "from render.config import MeshDetail;"
+            f"t = build_topology(load_model('ict-facekit'), MeshDetail(**{ALL.model_dump()})); h = hashlib.sha256();"
             "[h.update(np.ascontiguousarray(a).tobytes()) for p in (t.main, t.mouth) for a in (p.vertex, p.uv, p.triangles)];"
             "print(h.hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -87,16 +105,16 @@ def test_the_coarse_mesh_is_the_same_in_another_process(coarse):
 
 
 def test_images_match_those_drawn_with_every_triangle(face_model):
-    """The same scenes (poses, expressions, ages) drawn with every triangle and with the default
-    coarse mesh: nearly the same pixels, and no holes inside the face."""
+    """The same scenes (poses, expressions, ages) drawn with every triangle and with every zone
+    coarse: nearly the same pixels, and no holes inside the face."""
     import cv2
 
     from gen.config import GenConfig
     from render.config import RenderConfig
     from render.pipeline import ImageMaker
-    makers = [ImageMaker(face_model, GenConfig(), RenderConfig.model_validate({"output": {"mesh_reduction": r}}), 5)
-              for r in (0.0, RenderConfig().output.mesh_reduction)]
-    assert RenderConfig().output.mesh_reduction == REDUCTION
+    none = MeshDetail(back=0, forehead=0, face=0, mouth=0)
+    makers = [ImageMaker(face_model, GenConfig(), RenderConfig.model_validate({"output": {"mesh": m.model_dump()}}), 5)
+              for m in (none, ALL)]
     diffs, inner, holes = [], 0, 0
     for i in range(3):
         for j in range(0, 24, 3):
