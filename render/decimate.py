@@ -13,10 +13,10 @@ SIGGRAPH 1997; the fast-simplification package) on the model's mean shape, once 
   edge (no cracks, no smeared texture);
 - normals still come from the full mesh (render/mesh.py: vertex_normals), so shading stays smooth.
 
-The face below the brows is drawn whole by default: decimating it (cheeks, jaw line, ears) moved
-the dlib judge's FAR from 13.0% to 13.9% on 150 x 3 frontal identities, while the back of the head,
-the forehead and scalp under the hair, and the mouth's interior cost nothing measurable
-(docs/render.md, "Speed").
+The face is drawn whole by default: decimating it below the brows (cheeks, jaw line, ears) moved
+the dlib judge's FAR from 13.0% to 13.9% on 150 x 3 frontal identities, and above them (forehead,
+scalp) cost MTCNN detections near the hairline; the back of the head and the mouth's interior
+cost nothing measurable (docs/render.md, "Speed").
 """
 from __future__ import annotations
 
