@@ -185,6 +185,19 @@ def build_topology(model: FaceModel, detail=None) -> Topology:
                     lash_tips=local[tips], lash_roots=local[roots])
 
 
+_TOPOLOGIES: dict[tuple, Topology] = {}
+
+
+def topology(model: FaceModel, detail=None) -> Topology:
+    """`build_topology`, once per process for each model and detail (~0.25 s): a renderer is made
+    afresh for every unit and every chunk of the identity filter (render/pipeline.py:
+    fresh_renderer), and the topology never changes."""
+    key = (model.name, model.version, model.n_vertices, detail)
+    if key not in _TOPOLOGIES:
+        _TOPOLOGIES[key] = build_topology(model, detail)
+    return _TOPOLOGIES[key]
+
+
 def _lower_lash_roots(model: FaceModel) -> tuple[np.ndarray, np.ndarray]:
     """Model vertex ids of the lower lashes off their root row, and the root of each. ICT's lash
     UVs: lower lashes in v < 0.5, three stacked ribbons per eye (v bands of 1/6), u along the lid,

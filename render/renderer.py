@@ -50,7 +50,7 @@ class FaceRenderer:
         import pyrender
         from pyrender.shader_program import ShaderProgramCache
 
-        from render.mesh import build_topology
+        from render.mesh import topology
 
         pyrender_patches.apply()
         pyrender_patches.set_msaa_samples(msaa)
@@ -65,7 +65,7 @@ class FaceRenderer:
         self.renderer._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
         from OpenGL import GL
         self.gl_renderer = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")  # e.g. llvmpipe
-        self.topo = build_topology(model, mesh)
+        self.topo = topology(model, mesh)
         self.scene = pyrender.Scene(ambient_light=np.zeros(3), bg_color=np.zeros(4))
         self.camera = pyrender.PerspectiveCamera(yfov=0.3, znear=5.0, zfar=1000.0, aspectRatio=1.0)
         self.camera_node = self.scene.add(self.camera, pose=np.eye(4))
