@@ -214,10 +214,11 @@ class MeshDetail(FrozenConfig):
     edge collapse on the mean shape; borders, UV seams and the lids are always kept). All 0 draw
     every triangle, as for frames far above 144 px."""
     back: float = Field(0.9, ge=0.0, le=0.95, description="back of the head (turned away, or under hair)")
-    forehead: float = Field(0.0, ge=0.0, le=0.95, description="face above the brows: forehead and scalp (0.8 "
+    forehead: float = Field(0.4, ge=0.0, le=0.95, description="face above the brows: forehead and scalp (0.8 "
                                                                 "here cost MTCNN detections near the hairline)")
-    face: float = Field(0.0, ge=0.0, le=0.95, description="face below the brows (cheeks, jaw line and ears "
-                                                           "carry identity: 0.8 here raised the judge's FAR)")
+    face: float = Field(0.4, ge=0.0, le=0.95, description="face below the brows but the lids (cheeks, jaw line "
+                                                           "and ears carry identity: 0.55 and above raised the "
+                                                           "judge's FAR, 0.4 did not)")
     mouth: float = Field(0.7, ge=0.0, le=0.95, description="teeth, gums, tongue and mouth socket")
 
 
