@@ -1,9 +1,9 @@
 """The identity filter: keep only identities a real-trained recogniser tells apart.
 
 For identity i = 0, 1, 2, ... in index order, candidate t = 0, 1, ... (gen's draw of source index
-i + t * 2^40, see gen.identity.source_index) is rendered once, frontal, neutral and undegraded
-(the lights and background of its image 0), and embedded with dlib's recogniser
-(render/judges/face_id.py). The first candidate farther than `min_distance` from every identity
+i + t * 2^40, see gen.identity.source_index) is rendered frontal, neutral and undegraded (the
+lights and background of its image 0), at its youngest and oldest age stage (`ages: span`), and
+embedded with dlib's recogniser (render/judges/face_id.py); the two embeddings are averaged. The first candidate farther than `min_distance` from every identity
 accepted before i is kept. When all `max_tries` are close, the one close to the fewest accepted
 identities is kept (ties: the farthest) and counted: a generic face (near the middle of the
 population's embeddings) is close to hundreds of others at once, and it is those hubs that make
@@ -59,21 +59,31 @@ class CandidateEmbedder:
 
     def embed(self, pairs) -> np.ndarray:
         """(len(pairs), 128) float32 embeddings of candidates (index, variant), rendered in a fresh
-        GL context (render/pipeline.py: fresh_renderer), so they depend only on `pairs`."""
+        GL context (render/pipeline.py: fresh_renderer), so they depend only on `pairs`; the mean
+        over the candidate's probe_stages."""
         self.maker.fresh_renderer()
-        probes = [candidate_probe(self.maker, int(i), int(t)) for i, t in pairs]
+        stages = probe_stages(self.maker.gen_cfg, self.maker.cfg.identity_filter)
+        probes = [candidate_probe(self.maker, int(i), int(t), s) for i, t in pairs for s in stages]
         if not probes:
             return np.zeros((0, 128), np.float32)
-        return np.asarray(self.judge.embed_crops([p[0] for p in probes], [p[1] for p in probes]), np.float32)
+        e = np.asarray(self.judge.embed_crops([p[0] for p in probes], [p[1] for p in probes]), np.float32)
+        return e.reshape(len(pairs), len(stages), -1).mean(1)
 
     def close(self) -> None:
         self.maker.close()
 
 
-def candidate_probe(maker, index: int, variant: int):
-    """The filter's view of candidate `variant` of identity `index`: (clean crop, 68 landmarks)."""
+def probe_stages(gen_cfg, cfg: IdentityFilterConfig) -> tuple[int, ...]:
+    """The age stages a candidate is judged at (gen/aging/ages.py: 0 is its youngest)."""
+    last = gen_cfg.aging.stages - 1 if gen_cfg.aging.enabled else 0
+    return (0, last) if cfg.ages == "span" and last > 0 else (0,)
+
+
+def candidate_probe(maker, index: int, variant: int, stage: int = 0):
+    """The filter's view of candidate `variant` of identity `index` at age stage `stage`: (clean
+    crop, 68 landmarks)."""
     from gen.identity import make_identity
-    ident = make_identity(maker.model, maker.gen_cfg, maker.seed, index, variant=variant)
+    ident = make_identity(maker.model, maker.gen_cfg, maker.seed, index, stage, variant=variant)
     scene = dataclasses.replace(maker.scene(index, 0), yaw=0.0, pitch=0.0, roll=0.0, expression=None,
                                 zoom=1.0, shift=(0.0, 0.0, 0.0))
     r = maker.render_scene(ident, scene)

@@ -82,7 +82,31 @@ def test_the_maker_renders_the_accepted_candidate(face_model):
         maker.close()
 
 
+def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
+    """ages: span embeds the candidate at its first and last age stage and averages them; youngest
+    (or aging with one stage) embeds the first only."""
+    from render.identity_filter import CandidateEmbedder, probe_stages
+    body = {"seed": 6, "identities": 2, "images_per_identity": 1,
+            "gen": {"appearance": {"texture_size": 128}, "aging": {"span": 40, "stages": 3}}}
+    cfg = parse_job_config(body)
+    assert probe_stages(cfg.gen, cfg.render.identity_filter) == (0, 2)
+    assert probe_stages(cfg.gen, IdentityFilterConfig(ages="youngest")) == (0,)
+    one = parse_job_config({**body, "gen": {"aging": {"stages": 1}}})
+    assert probe_stages(one.gen, one.render.identity_filter) == (0,)
+    emb = CandidateEmbedder(face_model, cfg.gen, cfg.render, cfg.seed)
+    try:
+        got = emb.embed([(1, 0), (0, 2)])
+        for row, (i, t) in zip(got, [(1, 0), (0, 2)]):
+            young, old = (candidate_probe(emb.maker, i, t, s) for s in (0, 2))
+            e = emb.judge.embed_crops([young[0], old[0]], [young[1], old[1]])
+            np.testing.assert_allclose(row, e.mean(0), atol=1e-6)
+            assert np.linalg.norm(e[0] - e[1]) > 0.02  # 40 years apart: two different views
+    finally:
+        emb.close()
+
+
 @pytest.mark.parametrize("patch,key", [
+    ({"render": {"identity_filter": {"ages": "oldest"}}}, "render.identity_filter.ages"),
     ({"render": {"identity_filter": {"min_distance": 0}}}, "render.identity_filter.min_distance"),
     ({"render": {"identity_filter": {"max_tries": 0}}}, "render.identity_filter.max_tries"),
     ({"render": {"identity_filter": {"enabled": "yes please"}}}, "render.identity_filter.enabled"),
