@@ -3,8 +3,8 @@
 For identity i = 0, 1, 2, ... in index order, candidate t = 0, 1, ... (gen's draw of source index
 i + t * 2^40, see gen.identity.source_index) is rendered frontal, neutral and undegraded (the
 lights and background of its image 0), at its youngest and oldest age stage (`ages: span`), and
-embedded with dlib's recogniser (render/judges/face_id.py); the two embeddings are averaged. The first candidate farther than `min_distance` from every identity
-accepted before i is kept. When all `max_tries` are close, the one close to the fewest accepted
+embedded with dlib's recogniser (render/judges/face_id.py); the two embeddings are averaged.
+The first candidate farther than `min_distance` from every identity accepted before i is kept. When all `max_tries` are close, the one close to the fewest accepted
 identities is kept (ties: the farthest) and counted: a generic face (near the middle of the
 population's embeddings) is close to hundreds of others at once, and it is those hubs that make
 the judge's FAR, not the single nearest neighbour (on 1,000 judged identities, an identity's count
