@@ -245,10 +245,11 @@ class IdentityFilterConfig(FrozenConfig):
                                                          "one close to the fewest accepted identities "
                                                          "is kept (and counted)")
     ages: Literal["youngest", "span"] = Field(
-        "span", description="which ages a candidate is judged at: its youngest age stage only, or the mean "
-                            "embedding of its youngest and oldest (two renders per candidate; the same as "
-                            "'youngest' when aging is off or has one stage). An identity's oldest images were "
-                            "the ones the youngest-only filter separated least (docs/judge.md)")
+        "span", description="which ages a candidate is judged at: its youngest age stage only, or its "
+                            "youngest and oldest, compared age by age (the RMS of the two distances; two "
+                            "renders per candidate; the same as 'youngest' when aging is off or has one "
+                            "stage). An identity's oldest images were the ones the youngest-only filter "
+                            "separated least (docs/judge.md)")
 
 
 class RenderConfig(FrozenConfig):

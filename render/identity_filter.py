@@ -3,7 +3,13 @@
 For identity i = 0, 1, 2, ... in index order, candidate t = 0, 1, ... (gen's draw of source index
 i + t * 2^40, see gen.identity.source_index) is rendered frontal, neutral and undegraded (the
 lights and background of its image 0), at its youngest and oldest age stage (`ages: span`), and
-embedded with dlib's recogniser (render/judges/face_id.py); the two embeddings are averaged.
+embedded with dlib's recogniser (render/judges/face_id.py). Two candidates are compared age by age:
+their distance is the root mean square of the distances at each stage, which is the Euclidean
+distance between the stage embeddings laid end to end and scaled by 1/sqrt(stages). (The mean of a
+candidate's stage embeddings lies nearer the population's middle the more its face changes with
+age, so comparing means kept the identities that age least: on 400 unfiltered age-span
+identities, 4 candidates a slot, the age-by-age distance left a FAR of 8.5% and an age gap of
++0.045 where the means left 9.9% and +0.040.)
 The first candidate farther than `min_distance` from every identity accepted before i is kept. When all `max_tries` are close, the one close to the fewest accepted
 identities is kept (ties: the farthest) and counted: a generic face (near the middle of the
 population's embeddings) is close to hundreds of others at once, and it is those hubs that make
@@ -58,16 +64,17 @@ class CandidateEmbedder:
         self.judge = FaceIdJudge(batch_size=1)  # a candidate's embedding never depends on its batch-mates
 
     def embed(self, pairs) -> np.ndarray:
-        """(len(pairs), 128) float32 embeddings of candidates (index, variant), rendered in a fresh
-        GL context (render/pipeline.py: fresh_renderer), so they depend only on `pairs`; the mean
-        over the candidate's probe_stages."""
+        """(len(pairs), 128 * stages) float32 probes of candidates (index, variant), rendered in a
+        fresh GL context (render/pipeline.py: fresh_renderer), so they depend only on `pairs`: the
+        embeddings at the candidate's probe_stages end to end, over sqrt(stages), so a Euclidean
+        distance between two probes is the root mean square of their distances age by age."""
         self.maker.fresh_renderer()
         stages = probe_stages(self.maker.gen_cfg, self.maker.cfg.identity_filter)
         probes = [candidate_probe(self.maker, int(i), int(t), s) for i, t in pairs for s in stages]
         if not probes:
-            return np.zeros((0, 128), np.float32)
+            return np.zeros((0, 128 * len(stages)), np.float32)
         e = np.asarray(self.judge.embed_crops([p[0] for p in probes], [p[1] for p in probes]), np.float32)
-        return e.reshape(len(pairs), len(stages), -1).mean(1)
+        return e.reshape(len(pairs), -1) / np.float32(np.sqrt(len(stages)))
 
     def close(self) -> None:
         self.maker.close()
@@ -91,8 +98,8 @@ def candidate_probe(maker, index: int, variant: int, stage: int = 0):
 
 
 def select(cfg: IdentityFilterConfig, embed, n: int, progress=None) -> FilterResult:
-    """Greedy acceptance over identities 0..n-1. `embed(index, variant) -> (128,) array`."""
-    accepted = np.zeros((n, 128), np.float32)
+    """Greedy acceptance over identities 0..n-1. `embed(index, variant) -> (D,) array` (a probe)."""
+    accepted = None
     variants = np.zeros(n, np.int32)
     nearest = np.full(n, np.inf, np.float32)
     close = np.zeros(n, np.int32)
@@ -101,6 +108,8 @@ def select(cfg: IdentityFilterConfig, embed, n: int, progress=None) -> FilterRes
         best, best_e = None, None
         for t in range(cfg.max_tries):
             e = np.asarray(embed(i, t), np.float32)
+            if accepted is None:
+                accepted = np.zeros((n, e.size), np.float32)
             tries += 1
             d = np.linalg.norm(accepted[:i] - e, axis=1)
             d_min = float(d.min()) if i else float("inf")

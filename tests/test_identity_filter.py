@@ -83,8 +83,9 @@ def test_the_maker_renders_the_accepted_candidate(face_model):
 
 
 def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
-    """ages: span embeds the candidate at its first and last age stage and averages them; youngest
-    (or aging with one stage) embeds the first only."""
+    """ages: span embeds the candidate at its first and last age stage and lays the two end to end
+    (over sqrt 2, so probe distances are the RMS of the distances age by age); youngest (or aging
+    with one stage) embeds the first only."""
     from render.identity_filter import CandidateEmbedder, probe_stages
     body = {"seed": 6, "identities": 2, "images_per_identity": 1,
             "gen": {"appearance": {"texture_size": 128}, "aging": {"span": 40, "stages": 3}}}
@@ -99,8 +100,11 @@ def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
         for row, (i, t) in zip(got, [(1, 0), (0, 2)]):
             young, old = (candidate_probe(emb.maker, i, t, s) for s in (0, 2))
             e = emb.judge.embed_crops([young[0], old[0]], [young[1], old[1]])
-            np.testing.assert_allclose(row, e.mean(0), atol=1e-6)
+            np.testing.assert_allclose(row, e.reshape(-1) / np.sqrt(2), atol=1e-6)
             assert np.linalg.norm(e[0] - e[1]) > 0.02  # 40 years apart: two different views
+        a, b = got  # the probe distance is the RMS of the distances at each age
+        ea, eb = (np.asarray(x).reshape(2, 128) * np.sqrt(2) for x in (a, b))
+        np.testing.assert_allclose(np.linalg.norm(a - b), np.sqrt(np.mean(np.sum((ea - eb) ** 2, 1))), rtol=1e-5)
     finally:
         emb.close()
 
