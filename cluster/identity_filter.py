@@ -43,13 +43,13 @@ def ensure_filter(ray, cfg: JobConfig, manifest: dict, runtime_env: dict, n_acto
         fc = cfg.render.identity_filter
         n = cfg.identity_start + cfg.identities
         print(f"facesynth: identity filter: embedding candidates of {n} identities on {n_actors} actor(s) "
-              f"(min_distance {fc.min_distance}, up to {fc.max_tries} tries each)", file=sys.stderr)
+              f"(min_distance {fc.min_distance}, up to {fc.max_tries} tries each, cohort {fc.cohort})", file=sys.stderr)
         cls = ray.remote(FilterActor).options(num_cpus=cfg.ray.num_cpus_per_actor,
                                               num_gpus=cfg.ray.num_gpus_per_actor,
                                               max_restarts=cfg.ray.max_restarts,
                                               max_task_retries=cfg.ray.max_task_retries, runtime_env=runtime_env)
         actors = [cls.remote(cfg.model_dump(mode="json")) for _ in range(max(1, n_actors))]
-        bar = tqdm(total=n * fc.max_tries, unit="cand", desc="identity filter", file=sys.stderr,
+        bar = tqdm(total=fc.cohort + n * fc.max_tries, unit="cand", desc="identity filter", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True)
 
         def embed_many(pairs: list) -> np.ndarray:

@@ -250,6 +250,14 @@ class IdentityFilterConfig(FrozenConfig):
                             "renders per candidate; the same as 'youngest' when aging is off or has one "
                             "stage). An identity's oldest images were the ones the youngest-only filter "
                             "separated least (docs/judge.md)")
+    cohort: int = Field(64, ge=0, le=4096, description="reference candidates (drawn apart from every "
+                                                       "identity's own) that a candidate is also compared "
+                                                       "with, so the first identities, which have few "
+                                                       "accepted ones to be compared with, are filtered too; "
+                                                       "0 = none")
+    cohort_weight: float = Field(0.5, ge=0, le=10, description="what a reference candidate within "
+                                                               "min_distance counts for, against 1 for an "
+                                                               "accepted identity")
 
 
 class RenderConfig(FrozenConfig):

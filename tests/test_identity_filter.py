@@ -9,7 +9,7 @@ import pytest
 from cluster.config import parse_job_config
 from core.errors import FacesynthError
 from render.config import IdentityFilterConfig
-from render.identity_filter import candidate_probe, run_filter, select, select_in_waves
+from render.identity_filter import COHORT_VARIANT, candidate_probe, run_filter, select, select_in_waves
 
 
 def _embedder(table: dict[tuple[int, int], list[float]]):
@@ -27,7 +27,7 @@ def test_greedy_keeps_the_first_far_candidate_and_else_the_one_with_fewest_close
              # none far: t=0 (and t=2) is 0.54 from its nearest but close to two; t=1 is 0.14 from
              # identity 1 and far from the other two, so it is the one kept
              (3, 0): [0.5, -0.2], (3, 1): [0.9, -0.1], (3, 2): [0.5, -0.2]}
-    r = select(IdentityFilterConfig(enabled=True, min_distance=0.6, max_tries=3), _embedder(table), 4)
+    r = select(IdentityFilterConfig(enabled=True, min_distance=0.6, max_tries=3, cohort=0), _embedder(table), 4)
     assert r.variants.tolist() == [0, 1, 2, 1]
     assert r.unmet == 2 and r.tries == 1 + 2 + 3 + 3
     assert r.close.tolist() == [0, 0, 1, 1]
@@ -37,24 +37,43 @@ def test_greedy_keeps_the_first_far_candidate_and_else_the_one_with_fewest_close
     assert out["nearest"][0] == -1.0 and out["close"] == [0, 0, 1, 1]  # the first has no neighbour
 
 
-@pytest.mark.parametrize("min_distance", [0.3, 0.8, 1.5])
-def test_waves_give_what_the_sequential_pass_gives(min_distance):
+def test_the_cohort_filters_the_first_identities_and_counts_by_its_weight():
+    # three reference candidates sit around the origin; identity 0's first candidate is among them
+    table = {(0, COHORT_VARIANT): [0, 0], (1, COHORT_VARIANT): [0.1, 0], (2, COHORT_VARIANT): [0, 0.1],
+             (0, 0): [0.05, 0.05], (0, 1): [3.0, 0],
+             # identity 1: t=0 is close to identity 0 (at 3, 0) only; t=1 to all three references only
+             (1, 0): [3.2, 0], (1, 1): [0.2, 0.2]}
+    base = dict(enabled=True, min_distance=0.6, max_tries=2)
+    alone = select(IdentityFilterConfig(**base, cohort=0), _embedder(table), 2)
+    assert alone.variants.tolist() == [0, 0] and alone.tries == 2  # without a cohort the first is kept
+    half = select(IdentityFilterConfig(**base, cohort=3, cohort_weight=0.5), _embedder(table), 2)
+    assert half.variants.tolist() == [1, 0]  # identity 1: one accepted (1) beats three references (1.5)
+    assert half.tries == 3 + 2 + 2 and half.unmet == 1 and half.close.tolist() == [0, 1]
+    quarter = select(IdentityFilterConfig(**base, cohort=3, cohort_weight=0.25), _embedder(table), 2)
+    assert quarter.variants.tolist() == [1, 1]  # three references at 0.25 (0.75) beat one accepted
+    assert quarter.close.tolist() == [0, 0]  # `close` counts accepted identities only
+
+
+@pytest.mark.parametrize("min_distance,cohort", [(0.3, 0), (0.8, 0), (1.5, 0), (0.8, 6)])
+def test_waves_give_what_the_sequential_pass_gives(min_distance, cohort):
     rng = np.random.default_rng(4)
     n, tries = 40, 5
     table = {(i, t): list(rng.normal(0, 0.7, 2)) for i in range(n) for t in range(tries)}
-    cfg = IdentityFilterConfig(enabled=True, min_distance=min_distance, max_tries=tries)
+    table.update({(r, COHORT_VARIANT): list(rng.normal(0, 0.7, 2)) for r in range(cohort)})
+    cfg = IdentityFilterConfig(enabled=True, min_distance=min_distance, max_tries=tries, cohort=cohort)
     seq = select(cfg, _embedder(table), n)
     calls = []
 
     def embed_many(pairs):
-        calls.append(len(pairs))
-        assert len(set(pairs)) == len(pairs) and all(t < tries for _, t in pairs)
+        calls.append(pairs)
+        assert len(set(pairs)) == len(pairs) and all(t < tries or t == COHORT_VARIANT for _, t in pairs)
         return np.stack([_embedder(table)(i, t) for i, t in pairs])
     waves = select_in_waves(cfg, embed_many, n)
     assert waves.variants.tolist() == seq.variants.tolist() and waves.unmet == seq.unmet
     np.testing.assert_array_equal(waves.nearest, seq.nearest)
     np.testing.assert_array_equal(waves.close, seq.close)
-    assert len(calls) <= tries and waves.tries >= seq.tries  # at most one wave per try; speculation may add
+    assert (calls[0] == [(r, COHORT_VARIANT) for r in range(cohort)]) == (cohort > 0)  # the cohort's own call
+    assert len(calls) <= tries + (cohort > 0) and waves.tries >= seq.tries  # one wave per try; speculation may add
 
 
 def test_the_maker_renders_the_accepted_candidate(face_model):
@@ -62,7 +81,8 @@ def test_the_maker_renders_the_accepted_candidate(face_model):
     from render.pipeline import ImageMaker
     cfg = parse_job_config({"seed": 4, "identities": 5, "images_per_identity": 1,
                             "gen": {"appearance": {"texture_size": 128}},
-                            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3}}})
+                            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3,
+                                                           "cohort": 2}}})
     a = run_filter(face_model, cfg.gen, cfg.render, cfg.seed, 5)
     assert a.tries >= 5  # (determinism across processes: the job test compares its Ray task with this)
     # the record of identity i is the person the filter accepted
@@ -113,6 +133,9 @@ def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
     ({"render": {"identity_filter": {"ages": "oldest"}}}, "render.identity_filter.ages"),
     ({"render": {"identity_filter": {"min_distance": 0}}}, "render.identity_filter.min_distance"),
     ({"render": {"identity_filter": {"max_tries": 0}}}, "render.identity_filter.max_tries"),
+    ({"render": {"identity_filter": {"max_tries": 1001}}}, "render.identity_filter.max_tries"),
+    ({"render": {"identity_filter": {"cohort": -1}}}, "render.identity_filter.cohort"),
+    ({"render": {"identity_filter": {"cohort_weight": -0.5}}}, "render.identity_filter.cohort_weight"),
     ({"render": {"identity_filter": {"enabled": "yes please"}}}, "render.identity_filter.enabled"),
     ({"render": {"identity_filter": {"enabled": True}}, "gen": {"identity": {"min_distance": 5}}},
      "render.identity_filter.enabled"),
@@ -129,7 +152,7 @@ def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, fac
     from cluster.job import generate
     from cluster.dataset import open_dataset
     body = {"seed": 3, "identities": 4, "images_per_identity": 2, "gen": {"appearance": {"texture_size": 128}},
-            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3}},
+            "render": {"identity_filter": {"enabled": True, "min_distance": 0.45, "max_tries": 3, "cohort": 3}},
             "ray": {"unit_identities": 2}}
     cfg = parse_job_config(body)
     out = tmp_path / "ds"
