@@ -54,7 +54,22 @@ def stats(ds: Dataset) -> dict:
         "age_span_per_identity": ({"min": float(span.min()), "mean": float(span.mean()), "max": float(span.max()),
                                    "std": float(span.std())} if len(span) else {}),
         **{name: counts(name) for name in cats},
+        "identity_filter": _filter_summary(m),
     }
+
+
+def _filter_summary(m: dict) -> dict | None:
+    """What the identity filter did (render/identity_filter.py), from the manifest; None when off."""
+    f = m.get("identity_filter")
+    if not f:
+        return None
+    cfg = m.get("config", {}).get("render", {}).get("identity_filter", {})
+    close = np.asarray(f.get("close", []), np.int64)
+    nearest = np.asarray([d for d in f["nearest"] if d >= 0], np.float64)  # -1: the first identity
+    return {"identities": len(f["variants"]), "candidates": int(f["tries"]), "unmet": int(f["unmet"]),
+            "min_distance": cfg.get("min_distance"), "max_tries": cfg.get("max_tries"), "cohort": cfg.get("cohort", 0),
+            "close_median": float(np.median(close)) if len(close) else None,
+            "nearest_median": float(np.median(nearest)) if len(nearest) else None}
 
 
 def _age_spans(ident: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -189,8 +204,19 @@ def format_stats(s: dict) -> str:
         f"  age {r(s['age'])}, span per identity {r(s['age_span_per_identity'])}",
         "  " + "; ".join(f"{k.replace('_', ' ')}: " + ", ".join(f"{a} {n}" for a, n in sorted(s[k].items()))
                          for k in ("sex", "hair_style", "glasses", "headwear", "face_mask") if k in s),
+        *([_format_filter(s["identity_filter"])] if s.get("identity_filter") else []),
         f"histograms: {s['pose_hist']} {s['expression_hist']}" + (f" {s['age_hist']}" if s.get("age_hist") else ""),
         f"stats: {s['stats_json']}",
     ]
     return "\n".join(lines)
 
+
+
+def _format_filter(f: dict) -> str:
+    line = (f"  identity filter: {f['candidates']:,} candidates for {f['identities']:,} identities "
+            f"(min_distance {f['min_distance']}, up to {f['max_tries']} tries, cohort {f['cohort']}); "
+            f"{f['unmet']:,} kept with an earlier identity or reference within min_distance")
+    if f["close_median"] is not None and f["nearest_median"] is not None:
+        line += (f"; earlier identities within it: median {f['close_median']:g}; nearest earlier identity: "
+                 f"median {f['nearest_median']:.3f}")
+    return line

@@ -169,3 +169,9 @@ def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, fac
         validate({**m, "identity_filter": {**f, "close": [0]}}, "bad")
     rows = open_dataset(str(out)).read(columns=["identity", "image_index"]).to_pylist()
     assert sorted((r["identity"], r["image_index"]) for r in rows) == [(i, j) for i in range(4) for j in range(2)]
+    # inspect tells what the filter did
+    from cluster.report import format_stats, inspect
+    s = inspect(str(out))
+    assert s["identity_filter"]["candidates"] == f["tries"] and s["identity_filter"]["cohort"] == 3
+    assert s["identity_filter"]["unmet"] == f["unmet"] and s["identity_filter"]["identities"] == 4
+    assert f"identity filter: {f['tries']} candidates for 4 identities" in format_stats(s)
