@@ -20,8 +20,8 @@ of neighbours within 0.6 and its distance from the mean embedding correlate at -
 cohort the first identities, which have few accepted ones to be close to, were kept whatever
 they were; the cohort (`cohort` candidates drawn as variant COHORT_VARIANT of identities 0, 1, ...,
 a variant no identity tries) stands in for the identities still to come. Replayed on 800
-age-span candidates, 20 random slot groupings each, cohort 64 at weight 0.5 lowered the FAR by
-0.45 points at 8 tries a slot (7.8% -> 7.3%) and 0.62 at 16 (7.3% -> 6.7%) (docs/judge.md).
+age-span candidates in 20 random slot groupings, cohort 64 at weight 0.5 lowered the FAR by 0.42
+points at 8 tries a slot (7.80% -> 7.37%) and 0.66 at 16 (7.34% -> 6.68%) (docs/judge.md).
 DCFace (Kim et al., CVPR 2023) and Vec2Face (Wu et al., 2024) filter generated identities the
 same way, with their own recognisers.
 
