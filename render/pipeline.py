@@ -102,11 +102,14 @@ class ImageMaker:
         return int(self.variants[i]) if self.variants is not None and i in self.variants else 0
 
     def _bind(self, identity) -> None:
-        key = (identity.index, identity.seed, id(identity))
-        if self.renderer.identity_key != key:
+        # The renderer's key is the identity object itself, compared by `is`: it stays alive while
+        # bound, so a new identity can never pass for it. (A key of id() let a freed identity's
+        # address go to the next one: the identity filter, which builds and drops a candidate's
+        # youngest and oldest identity in turn, rendered some oldest probes with the youngest face.)
+        if self.renderer.identity_key is not identity:
             from render.mesh import build_atlas
             albedo, surface = build_atlas(identity.maps, identity.colors)
-            self.renderer.set_identity(key, identity.vertices, albedo, surface)
+            self.renderer.set_identity(identity, identity.vertices, albedo, surface)
             from render.wear import IdentityWear
             self._wear = IdentityWear(self.model, self.gen_cfg, identity)
 

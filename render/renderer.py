@@ -76,7 +76,8 @@ class FaceRenderer:
 
     # ---- identity --------------------------------------------------------------------------
     def set_identity(self, key, vertices: np.ndarray, albedo_atlas: np.ndarray, rs_atlas: np.ndarray) -> None:
-        """Upload one identity's mesh and textures (once; reused for all its images)."""
+        """Upload one identity's mesh and textures (once; reused for all its images). `key` is kept
+        as `identity_key` (render/pipeline.py passes the identity itself)."""
         from render.mesh import drawn_geometry, interleave
         pr = self.pr
         for node in (self.main_node, self.mouth_node):

@@ -102,6 +102,40 @@ def test_the_maker_renders_the_accepted_candidate(face_model):
         maker.close()
 
 
+def test_each_probe_shows_its_own_age_stage(face_model):
+    """A candidate's youngest and oldest identities are built and dropped in turn; each render
+    must show its own (a renderer keyed by id() once drew an oldest probe with the youngest face
+    whenever the freed identity's address went to the next). The renderer keeps the bound
+    identity itself, and each probe matches the same one drawn by a fresh maker."""
+    from render.pipeline import ImageMaker
+    cfg = parse_job_config({"seed": 6, "identities": 6, "images_per_identity": 1,
+                            "gen": {"appearance": {"texture_size": 128}, "aging": {"span": 45, "stages": 4,
+                                                                                 "graying": 2.0}}})
+    maker = ImageMaker(face_model, cfg.gen, cfg.render, cfg.seed)
+    try:
+        seq = [candidate_probe(maker, i, 0, s)[0] for i in range(6) for s in (0, 3)]
+        assert maker.renderer.identity_key.index == 5 and maker.renderer.identity_key.stage == 3
+        for k, (i, s) in enumerate((i, s) for i in range(6) for s in (0, 3)):
+            maker.fresh_renderer()
+            alone = candidate_probe(maker, i, 0, s)[0]
+            assert np.abs(alone.astype(int) - seq[k]).mean() < 0.5, (i, s)  # the same face (hair edges aside)
+        young, old = seq[0], seq[1]
+        assert np.abs(young.astype(int) - old).mean() > 2.0  # 45 years on: a different image
+    finally:
+        maker.close()
+    # the filter's chunks: a chunk embeds the same whatever was embedded before it
+    from render.identity_filter import CandidateEmbedder
+    emb = CandidateEmbedder(face_model, cfg.gen, cfg.render, cfg.seed)
+    try:
+        a, c = [(i, 0) for i in range(6)], [(i, 1) for i in range(6)]
+        first = emb.embed(a), emb.embed(c)
+        emb.embed([(i, 2) for i in range(6)])
+        np.testing.assert_array_equal(emb.embed(a), first[0])
+        np.testing.assert_array_equal(emb.embed(c), first[1])
+    finally:
+        emb.close()
+
+
 def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
     """ages: span embeds the candidate at its first and last age stage and lays the two end to end
     (over sqrt 2, so probe distances are the RMS of the distances age by age); youngest (or aging

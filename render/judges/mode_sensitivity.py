@@ -56,7 +56,6 @@ def measure(model_name: str = "ict-facekit", bases: int = 4, delta: float = 1.0,
         for k in range(model.n_identity if modes is None else min(modes, model.n_identity)):
             for sign in (1.0, -1.0):
                 moved = dataclasses.replace(base, vertices=(base.vertices + sign * delta * step[k]).astype(np.float32))
-                maker.renderer.identity_key = None  # the same index and seed, new vertices: upload again
                 r = maker.render_scene(moved, scene)
                 crops.append(r.clean_crop)
                 lms.append(r.lm68)
