@@ -211,7 +211,6 @@ def format_stats(s: dict) -> str:
     return "\n".join(lines)
 
 
-
 def _format_filter(f: dict) -> str:
     line = (f"  identity filter: {f['candidates']:,} candidates for {f['identities']:,} identities "
             f"(min_distance {f['min_distance']}, up to {f['max_tries']} tries, cohort {f['cohort']}); "
