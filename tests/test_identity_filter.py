@@ -113,9 +113,10 @@ def test_each_probe_shows_its_own_age_stage(face_model):
                                                                                  "graying": 2.0}}})
     maker = ImageMaker(face_model, cfg.gen, cfg.render, cfg.seed)
     try:
-        seq = [candidate_probe(maker, i, 0, s)[0] for i in range(6) for s in (0, 3)]
+        pairs = [(i, s) for i in range(6) for s in (0, 3)]
+        seq = [candidate_probe(maker, i, 0, s)[0] for i, s in pairs]
         assert maker.renderer.identity_key.index == 5 and maker.renderer.identity_key.stage == 3
-        for k, (i, s) in enumerate((i, s) for i in range(6) for s in (0, 3)):
+        for k, (i, s) in enumerate(pairs):
             maker.fresh_renderer()
             alone = candidate_probe(maker, i, 0, s)[0]
             assert np.abs(alone.astype(int) - seq[k]).mean() < 0.5, (i, s)  # the same face (hair edges aside)
