@@ -347,11 +347,31 @@ class AgingConfig(FrozenConfig):
                                                                 "and thins with age")
     sagging: float = Field(1.0, ge=0, le=3, description="soft-tissue change (jowls, bags, folds, sagging; "
                                                         "fuller young faces) multiplier")
+    # People age differently, not only at different times: how grey they end up, the colour of
+    # their grey, which lines deepen most. Without this every old face converged on one grey and one
+    # wrinkle pattern, and the dlib judge took old people for one another more often (docs/gen.md).
+    gray_max: Range = Field(default_factory=lambda: Range(min=0.45, max=1.0),
+                            description="share of an identity's hairs that ever grey, drawn uniformly per "
+                                        "identity (it scales the greying curve)")
+    gray_level: Range = Field(default_factory=lambda: Range(min=140, max=235),
+                              description="sRGB level (0-255) of an identity's fully grey hair, drawn uniformly: "
+                                          "steel grey to white")
+    gray_yellowing: Range = Field(default_factory=lambda: Range(min=0, max=10),
+                                  description="sRGB levels by which an identity's grey leans yellow (red "
+                                              "+0.6x, green +0.2x, blue -x), drawn uniformly")
+    wrinkle_region_sd: float = Field(0.7, ge=0, le=2, description="log-normal SD of a per-identity depth "
+                                                                  "multiplier of each wrinkle region")
 
     @model_validator(mode="after")
     def _ages(self):
         if self.base_age.min < 0 or self.base_age.max > 110:
             raise ValueError("base_age: years in [0, 110]")
+        if self.gray_max.min < 0 or self.gray_max.max > 1:
+            raise ValueError("gray_max: shares in [0, 1]")
+        if self.gray_level.min < 0 or self.gray_level.max > 255:
+            raise ValueError("gray_level: sRGB levels in [0, 255]")
+        if self.gray_yellowing.min < 0 or self.gray_yellowing.max > 40:
+            raise ValueError("gray_yellowing: sRGB levels in [0, 40]")
         return self
 
 

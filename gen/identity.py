@@ -237,7 +237,8 @@ def _build(model: FaceModel, cfg: GenConfig, seed: int, index: int, age: float |
         hair = attrs["hair"]
         attrs["age"] = {"years": age, "stage": int(stage),
                         "stages": list(identity_ages(cfg.aging, seed, index).stages),
-                        "gray_onset": round(lk.traits.gray_onset, 2), "recedes": lk.traits.recedes,
+                        "gray_onset": round(lk.traits.gray_onset, 2), "gray_max": round(lk.traits.gray_max, 3),
+                        "recedes": lk.traits.recedes,
                         "natural_hair_srgb": hair["srgb"], "natural_hairline": hair["hairline"]}
         # What this age shows (hair geometry reads these): greyed colour, receded hairline.
         attrs["hair"] = dict(hair, srgb=list(app.colors["hair"]), hairline=hair["hairline"] + lk.hairline_shift)

@@ -56,6 +56,12 @@ def test_default_ages_cover_adults():
     ({"stages": 0}, "stages"),
     ({"span": -1}, "span"),
     ({"wrinkle": 1.0}, "wrinkle"),
+    ({"gray_max": {"min": 0.5, "max": 1.2}}, "gray_max"),
+    ({"gray_max": {"min": 0.9, "max": 0.5}}, "gray_max"),
+    ({"gray_level": {"min": 100, "max": 300}}, "gray_level"),
+    ({"gray_yellowing": {"min": -5, "max": 10}}, "gray_yellowing"),
+    ({"wrinkle_region_sd": -0.1}, "wrinkle_region_sd"),
+    ({"wrinkle_region_sd": 2.5}, "wrinkle_region_sd"),
 ])
 def test_bad_aging_config(bad, key):
     with pytest.raises(FacesynthError, match=key):
@@ -82,6 +88,40 @@ def test_wrinkles_deepen_and_never_move(face_model):
     # Forehead lines, the top-most grooves, lie above the brows.
     rows = np.flatnonzero((old < -0.05).any(1))
     assert rows.min() < lay.lm_uv[17:27, 1].min() - 5
+
+
+def test_people_age_differently_but_each_keeps_its_way(face_model):
+    """How grey an identity ends up, its grey, and which wrinkle regions deepen most are its own:
+    fixed across its ages, different between identities, inside their configured ranges, and drawn
+    from their own stream, so the other traits do not change with them."""
+    lay = face_layout(face_model, 128)
+    cfg = AgingConfig(graying=3.0)
+    traits = [draw_traits(cfg, 0, i, 0.2, lay.lm3) for i in range(200)]
+    caps = np.array([t.gray_max for t in traits])
+    assert 0.45 <= caps.min() and caps.max() <= 1.0 and caps.std() > 0.1
+    levels = np.array([t.grey_srgb for t in traits])
+    assert 140 <= levels[:, 1].min() and levels[:, 1].max() <= 237 and levels[:, 1].std() > 15
+    assert (levels[:, 0] >= levels[:, 2]).all()  # greys lean yellow, never blue
+    # Fully grey at 85 with graying 3 means each identity reaches its own cap, and stays there.
+    old = np.array([look(cfg, t, 85.0).gray_scalp for t in traits])
+    np.testing.assert_allclose(old, caps)
+    assert look(cfg, traits[3], 30.0).gray_scalp <= look(cfg, traits[3], 60.0).gray_scalp <= caps[3]
+    gains = np.array([[t.region_gain[r] for r in sorted(t.region_gain)] for t in traits])
+    assert gains.shape == (200, 7) and np.log(gains).std(0).min() > 0.5
+    sev = [look(cfg, traits[5], a).wrinkles for a in (40, 60, 80)]
+    assert all(sev[k][r] <= sev[k + 1][r] <= 1.0 for k in range(2) for r in sev[0])  # deepen, never shallow
+    # Uniform settings take the variety away; the stream-21 traits are the same either way.
+    flat = AgingConfig(graying=3.0, gray_max={"min": 1, "max": 1}, gray_level={"min": 208, "max": 208},
+                       gray_yellowing={"min": 0, "max": 0}, wrinkle_region_sd=0)
+    t0, t1 = traits[7], draw_traits(flat, 0, 7, 0.2, lay.lm3)
+    assert t1.gray_max == 1.0 and t1.grey_srgb == (208, 208, 208) and set(t1.region_gain.values()) == {1.0}
+    assert (t0.gray_onset, t0.gray_speed, t0.recedes) == (t1.gray_onset, t1.gray_speed, t1.recedes)
+    assert all(np.array_equal(a.pts, b.pts) for a, b in zip(t0.lines, t1.lines))
+    np.testing.assert_array_equal(t0.spot_u, t1.spot_u)
+    # Two identities at 80 differ in their hair's grey as well as in how grey it is.
+    gcfg = GenConfig.model_validate({**SMALL, "aging": {"graying": 3.0}})
+    hairs = [identity_at_age(face_model, gcfg, 0, i, 80.0).colors["hair"] for i in range(6)]
+    assert np.ptp(np.array(hairs, float).mean(1)) > 25
 
 
 def test_one_person_across_ages(face_model):

@@ -17,6 +17,8 @@ from gen.aging.wrinkles import Line, draw_lines
 from gen.config import AgingConfig
 
 STREAM_AGING = 21  # core.rng tag: per identity aging traits
+STREAM_AGING_VARIETY = 22  # core.rng tag: per identity grey and wrinkle-region traits (their own
+# stream, so adding them left the traits of stream 21 as they were)
 SPOT_MEAN = 28.0  # mean count of age spots a light-skinned face reaches by ~85 (aging.spots scales it)
 N_SAG = 5  # soft-tissue components, see gen/aging/shape.py
 
@@ -41,6 +43,9 @@ class AgingTraits:
     recession_max: float  # hairline units (+1 ~ 2 cm)
     thinning_max: float
     sag_gain: np.ndarray  # (N_SAG,)
+    gray_max: float  # share of its hairs that ever grey
+    grey_srgb: tuple[float, float, float]  # colour of its fully grey hair
+    region_gain: dict[str, float]  # wrinkle depth multiplier per region (curves.WRINKLE_AGES)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ def draw_traits(cfg: AgingConfig, seed: int, index: int, darkness: float, lm3: n
     k = int(rng.poisson(SPOT_MEAN * cfg.spots * (1 - darkness) ** 1.5 + 1.0))
     lo, hi = curves.SPOT_AGES
     recedes = bool(rng.random() < min(1.0, cfg.recession_prob * recession_scale))
+    var = stream(seed, STREAM_AGING_VARIETY, index)
+    level, yellow, gray_max = cfg.gray_level.draw(var), cfg.gray_yellowing.draw(var), cfg.gray_max.draw(var)
+    region = var.standard_normal(len(curves.WRINKLE_AGES))
     return AgingTraits(
         seed=seed, index=index, darkness=darkness, wrinkle_gain=float(np.exp(rng.normal(0, 0.25))) * cfg.wrinkles,
         lines=lines, spot_u=rng.random(k), spot_onset=rng.uniform(lo, hi, k) + 8 * darkness,
@@ -79,7 +87,9 @@ def draw_traits(cfg: AgingConfig, seed: int, index: int, darkness: float, lm3: n
         recedes=recedes, recession_onset=float(rng.uniform(20, 45)), recession_years=float(rng.uniform(20, 40)),
         recession_max=float(rng.uniform(0.6, 1.6)) if recedes else 0.2,
         thinning_max=float(rng.uniform(0.15, 0.55)) if recedes else 0.1,
-        sag_gain=np.exp(rng.normal(0, 0.25, N_SAG)) * cfg.sagging)
+        sag_gain=np.exp(rng.normal(0, 0.25, N_SAG)) * cfg.sagging,
+        gray_max=gray_max, grey_srgb=(level + 0.6 * yellow, level + 0.2 * yellow, level - yellow),
+        region_gain={r: float(np.exp(cfg.wrinkle_region_sd * z)) for r, z in zip(curves.WRINKLE_AGES, region)})
 
 
 def look(cfg: AgingConfig, t: AgingTraits, age: float) -> AgeLook:
@@ -88,11 +98,12 @@ def look(cfg: AgingConfig, t: AgingTraits, age: float) -> AgeLook:
     ramp = curves.ramp
     aged = ramp(age, 30.0, 80.0)
     return AgeLook(
-        age=age, traits=t, wrinkles=curves.wrinkle_severity(age, t.darkness),
+        age=age, traits=t,
+        wrinkles={r: min(1.0, s * t.region_gain[r]) for r, s in curves.wrinkle_severity(age, t.darkness).items()},
         # Brows grey years after the scalp and rarely all the way (our choice, no figure to cite).
-        gray_scalp=curves.gray_share(age, t.gray_onset, t.gray_speed),
-        gray_brows=curves.gray_share(age, t.gray_onset + 10, t.gray_speed) * 0.8,
-        gray_beard=curves.gray_share(age, t.gray_onset, t.gray_speed),
+        gray_scalp=curves.gray_share(age, t.gray_onset, t.gray_speed) * t.gray_max,
+        gray_brows=curves.gray_share(age, t.gray_onset + 10, t.gray_speed) * 0.8 * t.gray_max,
+        gray_beard=curves.gray_share(age, t.gray_onset, t.gray_speed) * t.gray_max,
         hairline_shift=t.recession_max * rec, scalp_density=1.0 - t.thinning_max * rec,
         lip_red=1.0 - 0.35 * ramp(age, *curves.LIP_AGES),
         tone=0.12 * cfg.tone * ramp(age, *curves.TONE_AGES) * (1 - 0.5 * t.darkness),

@@ -41,16 +41,14 @@ def _paint(into: np.ndarray, box: tuple, a: np.ndarray) -> None:
 
 
 # sRGB of fully grey hair (white and unpigmented grey strands).
-GREY_HAIR = np.array([208, 205, 200], np.float64)
-
-
-def _greyed(hair_lin: np.ndarray, share: float) -> np.ndarray:
-    """Hair with `share` of its strands grey. Mixed in sRGB, which tracks how grey a head of hair
-    reads: a few white strands in dark hair read as dark hair, not as a lighter colour."""
+def _greyed(hair_lin: np.ndarray, share: float, grey_srgb) -> np.ndarray:
+    """Hair with `share` of its strands grey (`grey_srgb`, 0-255). Mixed in sRGB, which tracks how
+    grey a head of hair reads: a few white strands in dark hair read as dark hair, not as a lighter
+    colour."""
     if share <= 0:
         return hair_lin
     srgb = skin.srgb_encode(hair_lin.astype(np.float64)) * 255
-    return linear((1 - share) * srgb + share * GREY_HAIR).astype(np.float32)
+    return linear((1 - share) * srgb + share * np.asarray(grey_srgb, np.float64)).astype(np.float32)
 
 
 def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Generator,
@@ -72,8 +70,9 @@ def make_appearance(model: FaceModel, cfg: AppearanceConfig, rng: np.random.Gene
     hair_lin = linear(attrs["hair"]["srgb"]).astype(np.float32)
     scalp_lin, brow_lin, beard_lin = hair_lin, hair_lin, hair_lin
     if aging is not None:
-        scalp_lin, beard_lin = _greyed(hair_lin, aging.gray_scalp), _greyed(hair_lin, aging.gray_beard)
-        brow_lin = _greyed(hair_lin, aging.gray_brows)
+        g = aging.traits.grey_srgb
+        scalp_lin, beard_lin = _greyed(hair_lin, aging.gray_scalp, g), _greyed(hair_lin, aging.gray_beard, g)
+        brow_lin = _greyed(hair_lin, aging.gray_brows, g)
     hair_alpha = np.zeros((lay.size, lay.size), np.float32)
     grey = aging.gray_brows if aging is not None else 0.0
     canvas, box = brow_strokes(rng, lay, attrs, substream(rng, STREAM_BROWS + PAINT), 1.0 - 0.8 * grey)
