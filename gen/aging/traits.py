@@ -97,13 +97,13 @@ def look(cfg: AgingConfig, t: AgingTraits, age: float) -> AgeLook:
         else curves.ramp(age, 35.0, 85.0)  # a mild "maturing" hairline for everyone
     ramp = curves.ramp
     aged = ramp(age, 30.0, 80.0)
+    gray = curves.gray_share(age, t.gray_onset, t.gray_speed) * t.gray_max  # scalp and beard alike
     return AgeLook(
         age=age, traits=t,
         wrinkles={r: min(1.0, s * t.region_gain[r]) for r, s in curves.wrinkle_severity(age, t.darkness).items()},
         # Brows grey years after the scalp and rarely all the way (our choice, no figure to cite).
-        gray_scalp=curves.gray_share(age, t.gray_onset, t.gray_speed) * t.gray_max,
+        gray_scalp=gray, gray_beard=gray,
         gray_brows=curves.gray_share(age, t.gray_onset + 10, t.gray_speed) * 0.8 * t.gray_max,
-        gray_beard=curves.gray_share(age, t.gray_onset, t.gray_speed) * t.gray_max,
         hairline_shift=t.recession_max * rec, scalp_density=1.0 - t.thinning_max * rec,
         lip_red=1.0 - 0.35 * ramp(age, *curves.LIP_AGES),
         tone=0.12 * cfg.tone * ramp(age, *curves.TONE_AGES) * (1 - 0.5 * t.darkness),

@@ -40,7 +40,6 @@ def _paint(into: np.ndarray, box: tuple, a: np.ndarray) -> None:
     into[r0:r1, c0:c1] = np.maximum(into[r0:r1, c0:c1], a)
 
 
-# sRGB of fully grey hair (white and unpigmented grey strands).
 def _greyed(hair_lin: np.ndarray, share: float, grey_srgb) -> np.ndarray:
     """Hair with `share` of its strands grey (`grey_srgb`, 0-255). Mixed in sRGB, which tracks how
     grey a head of hair reads: a few white strands in dark hair read as dark hair, not as a lighter
