@@ -110,6 +110,34 @@ def test_consistency_pairs_each_image_with_the_most_frontal_one():
                   "round": {"pairs": 3, "tar": 0.0, "mean_distance": pytest.approx((0.8 + 0.7 + 0.8) / 3)}}
 
 
+def test_cross_age_splits_genuine_pairs_by_gap_and_impostors_by_age():
+    # identity 0 at 20, 22, 50 (x 0, 0.1, 0.5); identity 1 at 70, 72 (x 0.2, 1.5); identity 2 at 40 (x 3)
+    emb = _line_embeddings([0.0, 0.1, 0.5, 0.2, 1.5, 3.0])
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    age = np.array([20.0, 22.0, 50.0, 70.0, 72.0, 40.0])
+    m, _ = metrics.compute(emb, labels, age=age)
+    c = m["cross_age"]
+    gen = c["genuine_by_age_gap"]
+    # genuine pairs: (20, 22) gap 2 at 0.1, (70, 72) gap 2 at 1.3; (20, 50) gap 30 at 0.5, (22, 50) gap 28 at 0.4
+    assert gen["<5"] == {"pairs": 2, "tar": 0.5, "mean_distance": pytest.approx(0.7)}
+    assert gen["5-20"]["pairs"] == 0 and gen["5-20"]["tar"] is None
+    assert gen[">=20"] == {"pairs": 2, "tar": 1.0, "mean_distance": pytest.approx(0.45)}
+    assert c["aging_effect"] == pytest.approx(0.45 - 0.7)
+    far = c["far_by_age"]
+    assert list(far) == ["<35", "35-50", "50-65", ">=65"] and list(far["50-65"]) == ["50-65", ">=65"]
+    # impostors with the 70-year-old at x 0.2: the 20-, 22- and 50-year-olds are within 0.6
+    assert far["<35"][">=65"] == {"pairs": 4, "far": 0.5}  # 20/70, 22/70 accepted; 20/72, 22/72 not
+    assert far["50-65"][">=65"] == {"pairs": 2, "far": 0.5}
+    assert far["35-50"]["50-65"] == {"pairs": 1, "far": 0.0}
+    assert far["<35"]["35-50"]["pairs"] == 2 and far[">=65"][">=65"] == {"pairs": 0, "far": None}
+    assert sum(v["pairs"] for row in far.values() for v in row.values()) == m["impostor"]["count"]
+    # no ages (aging off: NaN) gives no cross-age section, and the report prints one only when there is one
+    from recognition.judge import report
+    assert "cross_age" not in metrics.compute(emb, labels, age=np.full(6, np.nan))[0]
+    assert "FAR by ages (younger image, older image): <35/<35 -" not in report.table(m)
+    assert "<35/>=65 50.0%" in report.table(m) and "aging effect -0.250" in report.table(m)
+
+
 def test_impostor_rate_is_split_by_sex():
     # identities 0, 1 female at x = 0 and 0.5; 2, 3 male at x = 3 and 3.4: only same-sex pairs are close
     emb = np.array([[0.0, 0], [0.5, 0], [3.0, 0], [3.4, 0]]).repeat(2, 0)
@@ -274,6 +302,9 @@ def test_judge_a_facesynth_dataset_end_to_end(tiny_dataset):
     assert cons["pairs"] == 6 and sum(b["pairs"] for b in cons["by_abs_yaw"].values()) == 6
     assert cons["by_abs_yaw"]["0-15"]["pairs"] + cons["by_abs_yaw"]["15-30"]["pairs"] == 6
     assert sum(b["pairs"] for b in cons["by_expression"].values()) == 6
+    ages = m["cross_age"]  # the defaults age every identity across its images
+    assert sum(b["pairs"] for b in ages["genuine_by_age_gap"].values()) == 9
+    assert sum(v["pairs"] for row in ages["far_by_age"].values() for v in row.values()) == 27
 
     # a subset reuses the cache (the file is not rewritten) and judges only what was asked
     from recognition.judge import judge_dataset

@@ -15,6 +15,10 @@ distance is below the threshold (0.6 for dlib's recogniser).
   image's |yaw| bin, by its expression (neutral or expressive) and, when ages are given, by the
   age gap to the reference. One reference per identity keeps the bins comparable: each bin
   asks "is this image still the person of the frontal shot?", as a gallery/probe test would.
+- cross-age (when ages are given): every genuine pair by its age gap, the aging effect (mean
+  genuine distance at >= 20 years apart minus at < 5 years: is aging visible to the judge?), and
+  the FAR by the ages of an impostor pair's two images (younger image's bin x older image's bin):
+  where different people are taken for one, among the young, among the old, or across ages.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 
 YAW_BINS = ((0, 15), (15, 30), (30, 45), (45, 60), (60, 90))
 AGE_GAP_BINS = ((0, 5), (5, 20), (20, float("inf")))
+AGE_BINS = ((0, 35), (35, 50), (50, 65), (65, float("inf")))  # years: rows/columns of the FAR by age
 # An image is neutral when no blendshape weight exceeds this (the generator's neutral images are
 # all zeros; 0.1 also counts barely visible micro-expressions as neutral).
 NEUTRAL_MAX_WEIGHT = 0.1
@@ -169,6 +174,15 @@ def reference_images(labels: np.ndarray, yaw: np.ndarray, image_index: np.ndarra
     return ref
 
 
+def _bin_name(lo: float, hi: float) -> str:
+    return f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi == float("inf") else f"{lo:g}-{hi:g}")
+
+
+def _bin_of(values: np.ndarray, bins) -> np.ndarray:
+    """Index of each value's bin (bins as AGE_BINS: contiguous, from 0, the last one open)."""
+    return np.searchsorted(np.array([hi for _, hi in bins[:-1]]), values, side="right")
+
+
 def _binned(dist: np.ndarray, values: np.ndarray, bins, threshold: float, fmt) -> dict:
     out = {}
     for lo, hi in bins:
@@ -201,15 +215,39 @@ def consistency(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray, threshold:
     if age is not None:
         age = np.asarray(age, np.float64)
         gap = np.abs(age[probe] - age[ref[probe]])
-        out["by_age_gap"] = _binned(d, gap, AGE_GAP_BINS, threshold,
-                                    lambda lo, hi: f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi == float("inf")
-                                                                              else f"{lo:g}-{hi:g}"))
+        out["by_age_gap"] = _binned(d, gap, AGE_GAP_BINS, threshold, _bin_name)
     for name, values in sorted((categories or {}).items()):
         v = np.asarray(values)[probe]
         out[f"by_{name}"] = {str(c): {"pairs": int((v == c).sum()), "tar": accept_rate(d[v == c], threshold),
                                       "mean_distance": float(d[v == c].mean())}
                              for c in np.unique(v)}
     return out
+
+
+def cross_age(age: np.ndarray, genuine: tuple, impostor: tuple, threshold: float) -> dict:
+    """Genuine pairs by age gap with the aging effect, and the FAR by the ages of impostor pairs.
+    genuine, impostor: (i, j, distance) of the pairs `compute` drew."""
+    age = np.asarray(age, np.float64)
+    gi, gj, g = genuine
+    gap = np.abs(age[gi] - age[gj])
+    by_gap = _binned(g, gap, AGE_GAP_BINS, threshold, _bin_name)
+    near, far = by_gap[_bin_name(*AGE_GAP_BINS[0])], by_gap[_bin_name(*AGE_GAP_BINS[-1])]
+    effect = (far["mean_distance"] - near["mean_distance"]
+              if far["mean_distance"] is not None and near["mean_distance"] is not None else None)
+    ii, ij, im = impostor
+    lo = _bin_of(np.minimum(age[ii], age[ij]), AGE_BINS)
+    hi = _bin_of(np.maximum(age[ii], age[ij]), AGE_BINS)
+    names = [_bin_name(*b) for b in AGE_BINS]
+    by_age: dict = {}
+    for r in range(len(AGE_BINS)):
+        by_age[names[r]] = {}
+        for c in range(r, len(AGE_BINS)):
+            m = (lo == r) & (hi == c)
+            by_age[names[r]][names[c]] = {"pairs": int(m.sum()), "far": accept_rate(im[m], threshold)}
+    return {"genuine_by_age_gap": by_gap,
+            # mean genuine distance >= 20 years apart minus < 5 years apart: aging the judge sees
+            "aging_effect": effect,
+            "far_by_age": by_age}
 
 
 def _plain(x):
@@ -260,4 +298,6 @@ def compute(emb: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, 
         out["far_same_sex"], out["far_cross_sex"] = accept_rate(im[same], threshold), accept_rate(im[~same], threshold)
     if yaw is not None:
         out["consistency"] = consistency(emb, labels, yaw, threshold, expression, age, image_index, categories)
+    if age is not None and np.isfinite(np.asarray(age, np.float64)).all():
+        out["cross_age"] = cross_age(age, (gi, gj, g), (ii, ij, im), threshold)
     return out, {"genuine": g, "impostor": im}

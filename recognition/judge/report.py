@@ -70,4 +70,14 @@ def table(metrics: dict) -> str:
             cells = "  ".join(f"{b} {_pct(v['tar'])} ({v['pairs']})" for b, v in cons[key].items() if v["pairs"])
             if cells:
                 lines.append(f"TAR vs frontal by {name}: {cells}")
+    ages = metrics.get("cross_age")
+    if ages:
+        cells = "  ".join(f"{b} {_pct(v['tar'])} ({v['pairs']})" for b, v in ages["genuine_by_age_gap"].items()
+                          if v["pairs"])
+        effect = ages["aging_effect"]
+        lines.append(f"TAR of all genuine pairs by age gap: {cells}  aging effect "
+                     f"{'-' if effect is None else f'{effect:+.3f}'} (mean distance, >= 20 minus < 5 years)")
+        lines.append("FAR by ages (younger image, older image): " + "  ".join(
+            f"{r}/{c} {_pct(v['far'])}" for r, row in ages["far_by_age"].items() for c, v in row.items()
+            if v["pairs"]))
     return "\n".join(lines) + "\n"
