@@ -246,6 +246,13 @@ def test_judge_a_folder_of_real_photos(tmp_path, astronaut, astronaut_68):
     assert m["uniqueness"] == 0.0 and "consistency" not in m
     saved = json.loads((out / "judge.json").read_text())
     assert saved["metrics"]["far"] == 1.0 and (out / "distances.png").stat().st_size > 1000
+    # the closest pair drawn from each person's first photo with a face (bert's blank one has none)
+    from PIL import Image, ImageOps
+    sheet = np.asarray(Image.open(out / "closest.png").convert("RGB"))
+    assert sheet.shape == (112 + 16, 2 * 224 + 6, 3)
+    for k, person in enumerate(("anna", "bert")):
+        face = np.asarray(ImageOps.fit(Image.open(photos / person / "0.png").convert("RGB"), (112, 112)))
+        assert np.array_equal(sheet[16:, k * 112:(k + 1) * 112], face)
     cache = out / "embeddings.parquet"
     stamp = cache.stat().st_mtime_ns
     again = run_judge(str(photos), out=str(out), real=True)  # every embedding comes from the cache
@@ -302,6 +309,17 @@ def test_judge_a_facesynth_dataset_end_to_end(tiny_dataset):
     assert cons["pairs"] == 6 and sum(b["pairs"] for b in cons["by_abs_yaw"].values()) == 6
     assert cons["by_abs_yaw"]["0-15"]["pairs"] + cons["by_abs_yaw"]["15-30"]["pairs"] == 6
     assert sum(b["pairs"] for b in cons["by_expression"].values()) == 6
+    # the contact sheet of the closest identity pairs shows each identity's most frontal image
+    from PIL import Image
+    from cluster.dataset import open_dataset
+    from recognition.judge.data import decode
+    a, b, _ = m["closest_identity_pairs"][0]
+    rows = open_dataset(str(tiny_dataset)).arrow().to_table(columns=["identity", "yaw", "image"]).to_pylist()
+    front = {i: min((r for r in rows if r["identity"] == i), key=lambda r: abs(r["yaw"]))["image"] for i in (a, b)}
+    sheet = np.asarray(Image.open(tiny_dataset / "_judge" / "closest.png").convert("RGB"))
+    assert sheet.shape == (2 * (112 + 16) + 6, 2 * 224 + 6, 3)  # 3 identities: 3 pairs, 2 a row
+    assert np.array_equal(sheet[16:128, :112], decode(front[a])) and np.array_equal(sheet[16:128, 112:224],
+                                                                                     decode(front[b]))
     ages = m["cross_age"]  # the defaults age every identity across its images
     assert sum(b["pairs"] for b in ages["genuine_by_age_gap"].values()) == 9
     assert sum(v["pairs"] for row in ages["far_by_age"].values() for v in row.values()) == 27

@@ -51,6 +51,32 @@ def histogram_png(path: Path, genuine: np.ndarray, impostor: np.ndarray, metrics
     atomic_write_bytes(path, buf.getvalue())
 
 
+THUMB = 112  # px: the side of each face in the closest-pairs sheet (a facesynth crop's own size)
+
+
+def pairs_sheet_png(path: Path, pairs: list[tuple[np.ndarray, np.ndarray, str]], per_row: int = 2) -> None:
+    """A contact sheet: each cell is one pair of faces side by side under its caption (the
+    identities and their distance), `per_row` cells a row. Faces are fitted to THUMB px squares."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    from core.atomic import atomic_write_bytes
+
+    band, gap = 16, 6
+    cell_w, cell_h = 2 * THUMB, THUMB + band
+    rows = max(1, -(-len(pairs) // per_row))
+    sheet = Image.new("RGB", (per_row * cell_w + (per_row - 1) * gap, rows * cell_h + (rows - 1) * gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for n, (a, b, caption) in enumerate(pairs):
+        x, y = (n % per_row) * (cell_w + gap), (n // per_row) * (cell_h + gap)
+        draw.text((x + 3, y + 2), caption, fill="black")
+        for k, img in enumerate((a, b)):
+            face = ImageOps.fit(Image.fromarray(np.asarray(img, np.uint8)), (THUMB, THUMB))
+            sheet.paste(face, (x + k * THUMB, y + band))
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def table(metrics: dict) -> str:
     """A few lines for stdout."""
     imp, gen = metrics["impostor"] or {}, metrics["genuine"] or {}

@@ -1,5 +1,5 @@
 """`facesynth judge`: embed a dataset (or a folder of real photos) with dlib's recogniser and
-write judge.json, distances.png and the embedding cache into one output folder."""
+write judge.json, distances.png, closest.png and the embedding cache into one output folder."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from recognition.judge import data, metrics, report
 
 REPORT_FILE = "judge.json"
 PLOT_FILE = "distances.png"
+CLOSEST_FILE = "closest.png"
 CACHE_VERSION = 1
 
 
@@ -55,6 +56,24 @@ def embed_faces(faces: data.Faces, judge=None, cache_dir: Path | None = None,
     if found.any():
         emb[found] = np.stack([cache[k] for k, ok in zip(faces.keys, found) if ok])
     return emb, found
+
+
+def closest_pairs_sheet(path: Path, faces: data.Faces, found: np.ndarray, closest: list) -> None:
+    """Draw the identity pairs the judge finds most alike (`closest_identity_pairs`), one image of
+    each: its most frontal (a dataset) or its first (photos). What to look at first."""
+    pos = np.flatnonzero(found)
+    labels = faces.labels[pos]
+    if faces.yaw is not None:
+        ref = metrics.reference_images(labels, faces.yaw[pos], faces.image_index[pos])
+        first = {lab: int(pos[r]) for lab, r in zip(labels.tolist(), ref.tolist())}
+    else:
+        first = {}
+        for lab, p in zip(labels.tolist(), pos.tolist()):
+            first.setdefault(lab, p)
+    wanted = sorted({first[a] for a, _, _ in closest} | {first[b] for _, b, _ in closest})
+    images = {p: img for ps, imgs, _ in faces.batches(wanted) for p, img in zip(ps, imgs)}
+    report.pairs_sheet_png(path, [(images[first[a]], images[first[b]], f"{a} and {b}: {d:.3f}")
+                                  for a, b, d in closest])
 
 
 def default_out(source: str) -> Path:
@@ -111,10 +130,12 @@ def judge(source: str, out: str | None = None, real: bool = False, max_identitie
                       "genuine": np.histogram(dist["genuine"], metrics.HIST_BINS)[0].tolist(),
                       "impostor": np.histogram(dist["impostor"], metrics.HIST_BINS)[0].tolist()},
         "files": {"report": str(out_dir / REPORT_FILE), "plot": str(out_dir / PLOT_FILE),
+                  "closest": str(out_dir / CLOSEST_FILE),
                   "embeddings": str(out_dir / data.CACHE_FILE)},
     }
     title = f"{source}: {m['identities']} identities, {m['images']} images"
     report.histogram_png(out_dir / PLOT_FILE, dist["genuine"], dist["impostor"], m, title)
+    closest_pairs_sheet(out_dir / CLOSEST_FILE, faces, found, m["closest_identity_pairs"])
     atomic_write_text(out_dir / REPORT_FILE, json.dumps(doc, indent=1) + "\n")
     return doc
 
