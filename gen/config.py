@@ -348,18 +348,20 @@ class AgingConfig(FrozenConfig):
     sagging: float = Field(1.0, ge=0, le=3, description="soft-tissue change (jowls, bags, folds, sagging; "
                                                         "fuller young faces) multiplier")
     # People age differently, not only at different times: how grey they end up, the colour of
-    # their grey, which lines deepen most. Without this every old face converged on one grey and one
-    # wrinkle pattern, and the dlib judge took old people for one another more often (docs/gen.md).
-    gray_max: Range = Field(default_factory=lambda: Range(min=0.45, max=1.0),
+    # their grey, which lines deepen most (gen/aging/traits.py OWN_WAY, as configs/age-span.yaml
+    # sets it). Off by default: on the default population, where each identity spans 20 years, it
+    # cost the dlib judge 0.6 points of FAR (1,000 frontal identities: 13.3% against 12.7%); on
+    # age-span.yaml it keeps old people apart (docs/gen.md).
+    gray_max: Range = Field(default_factory=lambda: Range(min=1.0, max=1.0),
                             description="share of an identity's hairs that ever grey, drawn uniformly per "
                                         "identity (it scales the greying curve)")
-    gray_level: Range = Field(default_factory=lambda: Range(min=140, max=235),
-                              description="sRGB level (0-255) of an identity's fully grey hair, drawn uniformly: "
-                                          "steel grey to white")
-    gray_yellowing: Range = Field(default_factory=lambda: Range(min=0, max=10),
+    gray_level: Range = Field(default_factory=lambda: Range(min=205, max=205),
+                              description="sRGB level (0-255) of an identity's fully grey hair, drawn uniformly "
+                                          "(e.g. 140-235: steel grey to white)")
+    gray_yellowing: Range = Field(default_factory=lambda: Range(min=0, max=0),
                                   description="sRGB levels by which an identity's grey leans yellow (red "
                                               "+0.6x, green +0.2x, blue -x), drawn uniformly")
-    wrinkle_region_sd: float = Field(0.7, ge=0, le=2, description="log-normal SD of a per-identity depth "
+    wrinkle_region_sd: float = Field(0.0, ge=0, le=2, description="log-normal SD of a per-identity depth "
                                                                   "multiplier of each wrinkle region")
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from core.config import parse_model
 from core.errors import FacesynthError
 from gen.aging import draw_traits, identity_ages, image_age, look
 from gen.aging.skinage import _raster
+from gen.aging.traits import OWN_WAY
 from gen.aging.wrinkles import shading
 from gen.config import AgingConfig, GenConfig
 from gen.identity import identity_at_age, make_identity
@@ -90,12 +91,23 @@ def test_wrinkles_deepen_and_never_move(face_model):
     assert rows.min() < lay.lm_uv[17:27, 1].min() - 5
 
 
+def test_age_span_config_lets_people_age_their_own_way():
+    """configs/age-span.yaml turns on the per-person variety (gen/aging/traits.py OWN_WAY) that the
+    defaults leave off, and the judge weighting's measurement is pinned to it."""
+    import yaml
+    from render.judges.mode_sensitivity import measured_config
+    aging = yaml.safe_load((REPO / "configs" / "age-span.yaml").read_text())["gen"]["aging"]
+    assert {k: aging[k] for k in OWN_WAY} == OWN_WAY
+    assert AgingConfig().wrinkle_region_sd == 0 and AgingConfig().gray_max.min == AgingConfig().gray_max.max == 1
+    assert measured_config("ict-facekit").aging == AgingConfig(**OWN_WAY)
+
+
 def test_people_age_differently_but_each_keeps_its_way(face_model):
     """How grey an identity ends up, its grey, and which wrinkle regions deepen most are its own:
     fixed across its ages, different between identities, inside their configured ranges, and drawn
     from their own stream, so the other traits do not change with them."""
     lay = face_layout(face_model, 128)
-    cfg = AgingConfig(graying=3.0)
+    cfg = AgingConfig(graying=3.0, **OWN_WAY)
     traits = [draw_traits(cfg, 0, i, 0.2, lay.lm3) for i in range(200)]
     caps = np.array([t.gray_max for t in traits])
     assert 0.45 <= caps.min() and caps.max() <= 1.0 and caps.std() > 0.1
@@ -110,16 +122,15 @@ def test_people_age_differently_but_each_keeps_its_way(face_model):
     assert gains.shape == (200, 7) and np.log(gains).std(0).min() > 0.5
     sev = [look(cfg, traits[5], a).wrinkles for a in (40, 60, 80)]
     assert all(sev[k][r] <= sev[k + 1][r] <= 1.0 for k in range(2) for r in sev[0])  # deepen, never shallow
-    # Uniform settings take the variety away; the stream-21 traits are the same either way.
-    flat = AgingConfig(graying=3.0, gray_max={"min": 1, "max": 1}, gray_level={"min": 208, "max": 208},
-                       gray_yellowing={"min": 0, "max": 0}, wrinkle_region_sd=0)
-    t0, t1 = traits[7], draw_traits(flat, 0, 7, 0.2, lay.lm3)
-    assert t1.gray_max == 1.0 and t1.grey_srgb == (208, 208, 208) and set(t1.region_gain.values()) == {1.0}
+    # The defaults take the variety away (one grey, one balance of wrinkles, everyone greys fully);
+    # the stream-21 traits are the same either way.
+    t0, t1 = traits[7], draw_traits(AgingConfig(graying=3.0), 0, 7, 0.2, lay.lm3)
+    assert t1.gray_max == 1.0 and t1.grey_srgb == (205, 205, 205) and set(t1.region_gain.values()) == {1.0}
     assert (t0.gray_onset, t0.gray_speed, t0.recedes) == (t1.gray_onset, t1.gray_speed, t1.recedes)
     assert all(np.array_equal(a.pts, b.pts) for a, b in zip(t0.lines, t1.lines))
     np.testing.assert_array_equal(t0.spot_u, t1.spot_u)
     # Two identities at 80 differ in their hair's grey as well as in how grey it is.
-    gcfg = GenConfig.model_validate({**SMALL, "aging": {"graying": 3.0}})
+    gcfg = GenConfig.model_validate({**SMALL, "aging": {"graying": 3.0, **OWN_WAY}})
     hairs = [identity_at_age(face_model, gcfg, 0, i, 80.0).colors["hair"] for i in range(6)]
     assert np.ptp(np.array(hairs, float).mean(1)) > 25
 

@@ -19,6 +19,11 @@ from gen.config import AgingConfig
 STREAM_AGING = 21  # core.rng tag: per identity aging traits
 STREAM_AGING_VARIETY = 22  # core.rng tag: per identity grey and wrinkle-region traits (their own
 # stream, so adding them left the traits of stream 21 as they were)
+# Each person ageing their own way (configs/age-span.yaml turns it on; the defaults give everyone one
+# grey and one balance of wrinkles): a share of hairs that ever grey, a grey of one's own, a depth
+# multiplier per wrinkle region. The ranges are our choice, not measured figures (docs/gen.md).
+OWN_WAY = {"gray_max": {"min": 0.45, "max": 1.0}, "gray_level": {"min": 140, "max": 235},
+           "gray_yellowing": {"min": 0, "max": 10}, "wrinkle_region_sd": 0.7}
 SPOT_MEAN = 28.0  # mean count of age spots a light-skinned face reaches by ~85 (aging.spots scales it)
 N_SAG = 5  # soft-tissue components, see gen/aging/shape.py
 

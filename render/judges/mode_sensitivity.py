@@ -24,15 +24,23 @@ from core.errors import FacesynthError, first_line
 SEED = 11
 
 
-def _maker(model_name: str):
+def measured_config(model_name: str):
+    """The identities the sensitivity is measured on: gen's defaults without judge weighting or
+    accessories, ageing their own way (gen/aging/traits.py), as when the shipped data was measured;
+    pinned, so a change of gen's default greys does not make the data stale."""
+    from gen.aging.traits import OWN_WAY
     from gen.config import GenConfig
+    return GenConfig.model_validate({"model": model_name, "identity": {"judge_weighting": 0},
+                                     "accessories": {"glasses_prob": 0, "headwear_prob": 0, "mask_prob": 0},
+                                     "aging": OWN_WAY})
+
+
+def _maker(model_name: str):
     from gen.facemodel import load_model
     from render.config import RenderConfig
     from render.pipeline import ImageMaker
-    gen_cfg = GenConfig.model_validate({"model": model_name, "identity": {"judge_weighting": 0},
-                                        "accessories": {"glasses_prob": 0, "headwear_prob": 0, "mask_prob": 0}})
     model = load_model(model_name)
-    return model, ImageMaker(model, gen_cfg, RenderConfig(), SEED)
+    return model, ImageMaker(model, measured_config(model_name), RenderConfig(), SEED)
 
 
 def measure(model_name: str = "ict-facekit", bases: int = 4, delta: float = 1.0, progress=None,
