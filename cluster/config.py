@@ -150,6 +150,9 @@ def hashed_fields(cfg: JobConfig) -> dict:
     """Everything that changes the bytes or the shard layout; Ray placement is left out."""
     d = cfg.model_dump(mode="json")
     d.pop("ray")
+    f = d["render"]["identity_filter"]
+    if f["score"] == "count":  # the filter as it was before `score`: datasets made then keep their hash
+        del f["score"], f["far_curve"]
     d["unit_identities"] = unit_identities(cfg)
     return d
 

@@ -43,7 +43,8 @@ def ensure_filter(ray, cfg: JobConfig, manifest: dict, runtime_env: dict, n_acto
         fc = cfg.render.identity_filter
         n = cfg.identity_start + cfg.identities
         print(f"facesynth: identity filter: embedding candidates of {n} identities on {n_actors} actor(s) "
-              f"(min_distance {fc.min_distance}, up to {fc.max_tries} tries each, cohort {fc.cohort})", file=sys.stderr)
+              f"(min_distance {fc.min_distance}, up to {fc.max_tries} tries each, cohort {fc.cohort}, "
+              f"ranked by {fc.score})", file=sys.stderr)
         cls = ray.remote(FilterActor).options(num_cpus=cfg.ray.num_cpus_per_actor,
                                               num_gpus=cfg.ray.num_gpus_per_actor,
                                               max_restarts=cfg.ray.max_restarts,

@@ -68,6 +68,7 @@ def _filter_summary(m: dict) -> dict | None:
     nearest = np.asarray([d for d in f["nearest"] if d >= 0], np.float64)  # -1: the first identity
     return {"identities": len(f["variants"]), "candidates": int(f["tries"]), "unmet": int(f["unmet"]),
             "min_distance": cfg.get("min_distance"), "max_tries": cfg.get("max_tries"), "cohort": cfg.get("cohort", 0),
+            "score": cfg.get("score", "count"),
             "close_median": float(np.median(close)) if len(close) else None,
             "nearest_median": float(np.median(nearest)) if len(nearest) else None}
 
@@ -213,7 +214,8 @@ def format_stats(s: dict) -> str:
 
 def _format_filter(f: dict) -> str:
     line = (f"  identity filter: {f['candidates']:,} candidates for {f['identities']:,} identities "
-            f"(min_distance {f['min_distance']}, up to {f['max_tries']} tries, cohort {f['cohort']}); "
+            f"(min_distance {f['min_distance']}, up to {f['max_tries']} tries, cohort {f['cohort']}, "
+            f"ranked by {f.get('score', 'count')}); "
             f"{f['unmet']:,} kept with an earlier identity or reference within min_distance")
     if f["close_median"] is not None and f["nearest_median"] is not None:
         line += (f"; earlier identities within it: median {f['close_median']:g}; nearest earlier identity: "

@@ -258,6 +258,26 @@ class IdentityFilterConfig(FrozenConfig):
     cohort_weight: float = Field(0.5, ge=0, le=10, description="what a reference candidate within "
                                                                "min_distance counts for, against 1 for an "
                                                                "accepted identity")
+    score: Literal["count", "expected"] = Field(
+        "count", description="how candidates that are not clear are ranked: 'count', the neighbours within "
+                             "min_distance; 'expected', each neighbour weighted by the chance that an image "
+                             "pair of the two is taken for one person at dlib's 0.6 (far_curve), so the kept "
+                             "candidate adds the fewest expected false accepts. Counting ignores the "
+                             "neighbours just outside min_distance, which made half of the false accepts of "
+                             "the age-span set (docs/judge.md)")
+    far_curve: tuple[float, float] = Field(
+        (0.55, 0.053), description="(centre, scale) of the logistic chance 1 / (1 + exp((d - centre) / scale)) "
+                                   "that image pairs of two identities whose probes lie d apart are a false "
+                                   "accept; fitted on configs/age-span.yaml's 200 identities x 16 at |yaw| <= 30 "
+                                   "(0.58 at d 0.50-0.55, 0.23 at 0.60-0.65, 0.043 at 0.70-0.75)")
+
+    @field_validator("far_curve")
+    @classmethod
+    def _curve(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not (0 < v[0] <= 2 and 0 < v[1] <= 1):
+            raise ValueError(f"far_curve={list(v)}: give [centre, scale] with 0 < centre <= 2 and 0 < scale <= 1, "
+                             "e.g. [0.55, 0.053]")
+        return v
 
 
 class RenderConfig(FrozenConfig):

@@ -9,7 +9,8 @@ import pytest
 from cluster.config import parse_job_config
 from core.errors import FacesynthError
 from render.config import IdentityFilterConfig
-from render.identity_filter import COHORT_VARIANT, candidate_probe, run_filter, select, select_in_waves
+from render.identity_filter import (COHORT_VARIANT, candidate_probe, expected_false_accepts, run_filter, select,
+                                    select_in_waves)
 
 
 def _embedder(table: dict[tuple[int, int], list[float]]):
@@ -52,6 +53,37 @@ def test_the_cohort_filters_the_first_identities_and_counts_by_its_weight():
     quarter = select(IdentityFilterConfig(**base, cohort=3, cohort_weight=0.25), _embedder(table), 2)
     assert quarter.variants.tolist() == [1, 1]  # three references at 0.25 (0.75) beat one accepted
     assert quarter.close.tolist() == [0, 0]  # `close` counts accepted identities only
+
+
+def test_expected_false_accepts_follow_the_curve():
+    assert expected_false_accepts(np.array([0.55]), (0.55, 0.05)) == pytest.approx(0.5)
+    assert expected_false_accepts(np.array([0.55 + 0.05 * np.log(3)]), (0.55, 0.05)) == pytest.approx(0.25)
+    assert expected_false_accepts(np.array([0.0, 5.0]), (0.55, 0.05)) == pytest.approx(1.0, abs=1e-4)
+    assert expected_false_accepts(np.zeros(0), (0.55, 0.05)) == 0.0
+
+
+def test_the_expected_score_ranks_by_expected_false_accepts_not_by_count():
+    # identities 0-2 are clear of each other; every candidate of identity 3 is close to one or two:
+    # t=0 is 0.2 from identity 0 (count 1, expected ~1.06 with identity 1 at 0.7), t=1 is 0.59 from
+    # identities 0 and 1 (count 2, expected 2 x 0.32), t=2 is 0.5 from identity 0 (count 1, 0.72)
+    y = np.sqrt(0.59 ** 2 - 0.45 ** 2)
+    table = {(0, 0): [0, 0], (1, 0): [0.9, 0], (2, 0): [0, 5],
+             (3, 0): [0.2, 0], (3, 1): [0.45, -y], (3, 2): [-0.5, 0]}
+    accepted = np.array([[0, 0], [0.9, 0], [0, 5]])
+    curve = (0.55, 0.053)
+    d = {t: np.linalg.norm(accepted - table[(3, t)], axis=1) for t in range(3)}
+    assert [int((d[t] <= 0.6).sum()) for t in range(3)] == [1, 2, 1]
+    exp = [expected_false_accepts(d[t], curve) for t in range(3)]
+    assert exp[1] < exp[2] < exp[0]
+    base = dict(enabled=True, min_distance=0.6, max_tries=3, cohort=0)
+    count = select(IdentityFilterConfig(**base), _embedder(table), 4)
+    expected = select(IdentityFilterConfig(**base, score="expected", far_curve=curve), _embedder(table), 4)
+    assert count.variants.tolist() == [0, 0, 0, 2]  # t=0 and t=2 have one close each: the farther wins
+    assert expected.variants.tolist() == [0, 0, 0, 1]  # two at 0.59 add fewer false accepts than one at 0.5
+    assert expected.close.tolist() == [0, 0, 0, 2] and expected.unmet == count.unmet == 1
+    # a clear candidate is still kept at once, whatever its expected false accepts
+    table[(3, 0)] = [0, -0.61]
+    assert select(IdentityFilterConfig(**base, score="expected"), _embedder(table), 4).variants[3] == 0
 
 
 @pytest.mark.parametrize("min_distance,cohort", [(0.3, 0), (0.8, 0), (1.5, 0), (0.8, 6)])
@@ -172,6 +204,10 @@ def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
     ({"render": {"identity_filter": {"cohort": -1}}}, "render.identity_filter.cohort"),
     ({"render": {"identity_filter": {"cohort_weight": -0.5}}}, "render.identity_filter.cohort_weight"),
     ({"render": {"identity_filter": {"enabled": "yes please"}}}, "render.identity_filter.enabled"),
+    ({"render": {"identity_filter": {"score": "nearest"}}}, "render.identity_filter.score"),
+    ({"render": {"identity_filter": {"far_curve": [0.55, 0]}}}, "render.identity_filter.far_curve"),
+    ({"render": {"identity_filter": {"far_curve": [3, 0.05]}}}, "render.identity_filter.far_curve"),
+    ({"render": {"identity_filter": {"far_curve": [0.55]}}}, "render.identity_filter.far_curve"),
     ({"render": {"identity_filter": {"enabled": True}}, "gen": {"identity": {"min_distance": 5}}},
      "render.identity_filter.enabled"),
     ({"render": {"identity_filter": {"enabled": True}}, "identity_start": 2 ** 41}, "render.identity_filter.enabled"),
@@ -210,3 +246,14 @@ def test_job_stores_the_filter_in_the_manifest_and_resumes_with_it(tmp_path, fac
     assert s["identity_filter"]["candidates"] == f["tries"] and s["identity_filter"]["cohort"] == 3
     assert s["identity_filter"]["unmet"] == f["unmet"] and s["identity_filter"]["identities"] == 4
     assert f"identity filter: {f['tries']} candidates for 4 identities" in format_stats(s)
+
+
+def test_far_curve_counts_in_the_config_hash_only_when_it_ranks():
+    from cluster.config import config_hash
+
+    def h(**f):
+        return config_hash(parse_job_config({"identities": 4, "images_per_identity": 2,
+                                             "render": {"identity_filter": {"enabled": True, **f}}}))
+    assert h() == h(far_curve=[0.6, 0.04])  # counting never reads the curve: same data, same hash
+    assert h() != h(score="expected")
+    assert h(score="expected") != h(score="expected", far_curve=[0.6, 0.04])
