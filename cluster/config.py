@@ -79,6 +79,11 @@ class JobConfig(StrictConfig):
             if self.identity_start + self.identities > 2 ** 40:  # gen.identity.VARIANT_STRIDE
                 raise KeyedValueError("render.identity_filter.enabled", "needs identity_start + identities "
                                       "<= 2**40 (candidates are drawn from indices above that)")
+            f = self.render.identity_filter
+            if f.aging_weight and not (f.ages == "span" and self.gen.aging.enabled and self.gen.aging.stages > 1):
+                raise KeyedValueError("render.identity_filter.aging_weight", "weighs the change between a "
+                                      "candidate's youngest and oldest probes, so it needs ages: span and "
+                                      "gen.aging on with stages >= 2; set it to 0 otherwise")
         return self
 
     @property
@@ -153,6 +158,8 @@ def hashed_fields(cfg: JobConfig) -> dict:
     f = d["render"]["identity_filter"]
     if f["score"] == "count":  # the filter as it was before `score`: datasets made then keep their hash
         del f["score"], f["far_curve"]
+    if not f["aging_weight"]:  # likewise before `aging_weight`
+        del f["aging_weight"]
     d["unit_identities"] = unit_identities(cfg)
     return d
 

@@ -270,6 +270,13 @@ class IdentityFilterConfig(FrozenConfig):
                                    "that image pairs of two identities whose probes lie d apart are a false "
                                    "accept; fitted on configs/age-span.yaml's 200 identities x 16 at |yaw| <= 30 "
                                    "(0.58 at d 0.50-0.55, 0.23 at 0.60-0.65, 0.043 at 0.70-0.75)")
+    aging_weight: float = Field(
+        0.0, ge=0, le=100, description="with ages: span, subtract this times the judge distance between a "
+                                       "candidate's own youngest and oldest probes from its rank (count or "
+                                       "expected false accepts), so that among candidates about as distinct "
+                                       "the one whose aging the judge sees is kept; a clear candidate is "
+                                       "still kept at once. That distance predicts an identity's judged "
+                                       "aging (correlation 0.53 on the age-span set; docs/judge.md); 0 = off")
 
     @field_validator("far_curve")
     @classmethod

@@ -18,7 +18,10 @@ population's embeddings) is close to hundreds of others at once, and it is those
 the judge's FAR, not the single nearest neighbour (on 1,000 judged identities, an identity's count
 of neighbours within 0.6 and its distance from the mean embedding correlate at -0.98). With
 `score: expected` the fewest expected false accepts are kept instead: each neighbour weighted by
-the chance that image pairs at its probe distance are taken for one person (`far_curve`). Without the
+the chance that image pairs at its probe distance are taken for one person (`far_curve`). With
+`aging_weight`, a candidate's rank is lowered by that weight times the distance between its own
+youngest and oldest probes: how much of its aging the judge sees, which the filter otherwise
+trades away (an identity that changes little with age stays far from others at every age). Without the
 cohort the first identities, which have few accepted ones to be close to, were kept whatever
 they were; the cohort (`cohort` candidates drawn as variant COHORT_VARIANT of identities 0, 1, ...,
 a variant no identity tries) stands in for the identities still to come. Replayed on 800
@@ -123,6 +126,19 @@ def expected_false_accepts(d: np.ndarray, curve: tuple[float, float]) -> float:
     return float(np.sum(0.5 * (1.0 + np.tanh((centre - np.asarray(d, np.float64)) / (2.0 * scale)))))
 
 
+EMBED_DIM = 128  # dlib's embedding; a probe is one per age stage, end to end
+
+
+def age_change(probe: np.ndarray) -> float:
+    """How far the judge sees a candidate move from its youngest to its oldest probe stage (0 with
+    one stage): the distance between the first and last stage embeddings (a probe holds them over
+    sqrt(stages), so it is scaled back)."""
+    stages = probe.size // EMBED_DIM
+    if stages < 2:
+        return 0.0
+    return float(np.linalg.norm(probe[:EMBED_DIM] - probe[-EMBED_DIM:]) * np.sqrt(stages))
+
+
 def select(cfg: IdentityFilterConfig, embed, n: int, progress=None) -> FilterResult:
     """Greedy acceptance over identities 0..n-1. `embed(index, variant) -> (D,) array` (a probe)."""
     pairs = cohort_pairs(cfg)
@@ -146,6 +162,8 @@ def select(cfg: IdentityFilterConfig, embed, n: int, progress=None) -> FilterRes
             n_ref = int(np.count_nonzero(dc <= cfg.min_distance))
             rank = (expected_false_accepts(d, cfg.far_curve) + cfg.cohort_weight * expected_false_accepts(dc, cfg.far_curve)
                     if cfg.score == "expected" else n_close + cfg.cohort_weight * n_ref)
+            if cfg.aging_weight:  # among candidates as distinct, the one whose years the judge sees
+                rank -= cfg.aging_weight * age_change(e)
             score = (rank, -d_min, t)  # fewest close (or expected false accepts), then farthest
             if n_close + n_ref == 0:  # clear: the first such candidate is kept
                 best, best_e, best_close = score, e, n_close

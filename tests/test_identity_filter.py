@@ -9,7 +9,7 @@ import pytest
 from cluster.config import parse_job_config
 from core.errors import FacesynthError
 from render.config import IdentityFilterConfig
-from render.identity_filter import (COHORT_VARIANT, candidate_probe, expected_false_accepts, run_filter, select,
+from render.identity_filter import (COHORT_VARIANT, age_change, candidate_probe, expected_false_accepts, run_filter, select,
                                     select_in_waves)
 
 
@@ -84,6 +84,31 @@ def test_the_expected_score_ranks_by_expected_false_accepts_not_by_count():
     # a clear candidate is still kept at once, whatever its expected false accepts
     table[(3, 0)] = [0, -0.61]
     assert select(IdentityFilterConfig(**base, score="expected"), _embedder(table), 4).variants[3] == 0
+
+
+def test_aging_weight_prefers_the_candidate_whose_years_the_judge_sees():
+    # two-stage probes (youngest, oldest), each stage laid out as _embedder's, over sqrt(2)
+    def embed(i, t):
+        young, old = table[(i, t)]
+        e = np.zeros(256, np.float32)
+        e[:2], e[128:130] = young, old
+        return e / np.sqrt(2)
+    # identity 1: t=0 changes 0.1 with age and lies 0.55 (RMS) from identity 0; t=1 changes 0.4 and
+    # lies 0.49 from it; both are close, so without the weight the farther (t=0) is kept
+    table = {(0, 0): ([0, 0], [0, 0]),
+             (1, 0): ([0.55, 0.0], [0.55, 0.1]), (1, 1): ([0.4, 0.0], [0.4, 0.4])}
+    assert age_change(embed(1, 0)) == pytest.approx(0.1, abs=1e-6)
+    assert age_change(embed(1, 1)) == pytest.approx(0.4, abs=1e-6)
+    assert age_change(np.ones(128, np.float32)) == 0.0  # one stage: nothing to see
+    base = dict(enabled=True, min_distance=0.6, max_tries=2, cohort=0)
+    assert select(IdentityFilterConfig(**base), embed, 2).variants.tolist() == [0, 0]
+    assert select(IdentityFilterConfig(**base, aging_weight=1.0), embed, 2).variants.tolist() == [0, 1]
+    for score in ("count", "expected"):  # the weight trades against either score
+        weighted = select(IdentityFilterConfig(**base, score=score, aging_weight=20.0), embed, 2)
+        assert weighted.variants.tolist() == [0, 1]
+    # a clear candidate is still kept at once, however little it ages
+    table[(1, 0)] = ([0.7, 0.0], [0.7, 0.0])
+    assert select(IdentityFilterConfig(**base, aging_weight=20.0), embed, 2).variants.tolist() == [0, 0]
 
 
 @pytest.mark.parametrize("min_distance,cohort", [(0.3, 0), (0.8, 0), (1.5, 0), (0.8, 6)])
@@ -208,6 +233,14 @@ def test_a_candidate_is_judged_at_its_youngest_and_oldest_age(face_model):
     ({"render": {"identity_filter": {"far_curve": [0.55, 0]}}}, "render.identity_filter.far_curve"),
     ({"render": {"identity_filter": {"far_curve": [3, 0.05]}}}, "render.identity_filter.far_curve"),
     ({"render": {"identity_filter": {"far_curve": [0.55]}}}, "render.identity_filter.far_curve"),
+    ({"render": {"identity_filter": {"aging_weight": -1}}}, "render.identity_filter.aging_weight"),
+    ({"render": {"identity_filter": {"aging_weight": 101}}}, "render.identity_filter.aging_weight"),
+    ({"render": {"identity_filter": {"enabled": True, "aging_weight": 1, "ages": "youngest"}}},
+     "render.identity_filter.aging_weight"),
+    ({"render": {"identity_filter": {"enabled": True, "aging_weight": 1}}, "gen": {"aging": {"stages": 1}}},
+     "render.identity_filter.aging_weight"),
+    ({"render": {"identity_filter": {"enabled": True, "aging_weight": 1}}, "gen": {"aging": {"enabled": False}}},
+     "render.identity_filter.aging_weight"),
     ({"render": {"identity_filter": {"enabled": True}}, "gen": {"identity": {"min_distance": 5}}},
      "render.identity_filter.enabled"),
     ({"render": {"identity_filter": {"enabled": True}}, "identity_start": 2 ** 41}, "render.identity_filter.enabled"),
@@ -257,3 +290,4 @@ def test_far_curve_counts_in_the_config_hash_only_when_it_ranks():
     assert h() == h(far_curve=[0.6, 0.04])  # counting never reads the curve: same data, same hash
     assert h() != h(score="expected")
     assert h(score="expected") != h(score="expected", far_curve=[0.6, 0.04])
+    assert h() == h(aging_weight=0) != h(aging_weight=2)  # off: the hash of datasets made before the key
