@@ -125,22 +125,24 @@ class ImageMaker:
         return dataclasses.replace(self.record(identity, r), age=age)
 
     def at_age(self, identity, j: int):
-        """(identity at the age stage of image j, that age in years) (gen/aging/ages.py). Stages
-        other than the one passed in are built once and cached beside the identity cache."""
+        """(identity at the age stage of image j, the age in years its face shows) (gen/aging/ages.py).
+        Stages other than the one passed in are built once and cached beside the identity cache. The
+        stage follows the identity's index; the years are those of the person drawn, which differ for a
+        candidate of the identity filter (its own draw of ages)."""
         from gen.aging import image_age
         stage, age = image_age(self.gen_cfg.aging, self.seed, identity.index, j)
-        if identity.stage == stage:
-            return identity, age
-        key = (identity.index, stage)
-        if key in self._staged:
-            self._staged.move_to_end(key)
-            return self._staged[key], age
-        from gen.identity import make_identity
-        aged = self._staged[key] = make_identity(self.model, self.gen_cfg, self.seed, identity.index, stage,
-                                                 variant=identity.variant)
-        while len(self._staged) > self._cache_size * self.gen_cfg.aging.stages:
-            self._staged.popitem(last=False)
-        return aged, age
+        if identity.stage != stage:
+            key = (identity.index, stage)
+            if key in self._staged:
+                self._staged.move_to_end(key)
+            else:
+                from gen.identity import make_identity
+                self._staged[key] = make_identity(self.model, self.gen_cfg, self.seed, identity.index, stage,
+                                                  variant=identity.variant)
+                while len(self._staged) > self._cache_size * self.gen_cfg.aging.stages:
+                    self._staged.popitem(last=False)
+            identity = self._staged[key]
+        return identity, age if identity.age is None else identity.age
 
     def render_scene(self, identity, scene: Scene) -> Rendered:
         cfg, out = self.cfg, self.cfg.output

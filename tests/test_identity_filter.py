@@ -159,6 +159,34 @@ def test_the_maker_renders_the_accepted_candidate(face_model):
         maker.close()
 
 
+def test_an_accepted_candidate_shows_and_records_its_own_years(face_model):
+    """Candidate t of index i is a person with its own draw of ages: each image keeps the stage of
+    index i's run layout, and its face and its record's age are the candidate's years at that stage
+    (records once took the years index i itself would have drawn)."""
+    from gen.aging import identity_ages, image_age
+    from gen.identity import make_identity, source_index
+    from render.pipeline import ImageMaker
+    cfg = parse_job_config({"seed": 2, "identities": 3, "images_per_identity": 4,
+                            "gen": {"appearance": {"texture_size": 64}, "aging": {"span": 30, "stages": 2,
+                                                                                "stage_run": 2}}})
+    maker = ImageMaker(face_model, cfg.gen, cfg.render, cfg.seed, variants={0: 3, 1: 1})
+    try:
+        for i, t in ((0, 3), (1, 1), (2, 0)):
+            ident = maker.identity(i)
+            drawn = identity_ages(cfg.gen.aging, cfg.seed, source_index(i, t)).stages
+            for image in range(4):  # runs of 2 images: both age stages
+                stage, own_years = image_age(cfg.gen.aging, cfg.seed, i, image)
+                aged, years = maker.at_age(ident, image)
+                assert aged.stage == stage and aged.index == i and aged.variant == t
+                assert years == aged.age == drawn[stage]
+                assert (years == own_years) == (t == 0)  # a candidate's years are not index i's
+                np.testing.assert_array_equal(aged.vertices, make_identity(face_model, cfg.gen, cfg.seed, i, stage,
+                                                                           variant=t).vertices)
+            assert maker.render(ident, 1).age == drawn[image_age(cfg.gen.aging, cfg.seed, i, 1)[0]]
+    finally:
+        maker.close()
+
+
 def test_each_probe_shows_its_own_age_stage(face_model):
     """A candidate's youngest and oldest identities are built and dropped in turn; each render
     must show its own (a renderer keyed by id() once drew an oldest probe with the youngest face
