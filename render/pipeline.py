@@ -142,7 +142,7 @@ class ImageMaker:
                 while len(self._staged) > self._cache_size * self.gen_cfg.aging.stages:
                     self._staged.popitem(last=False)
             identity = self._staged[key]
-        return identity, age if identity.age is None else identity.age
+        return identity, (age if identity.age is None else identity.age)
 
     def render_scene(self, identity, scene: Scene) -> Rendered:
         cfg, out = self.cfg, self.cfg.output
