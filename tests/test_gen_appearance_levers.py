@@ -14,6 +14,7 @@ from core.rng import stream
 from gen import skin
 from gen.appearance import make_appearance, sample_attributes
 from gen.appearance.brows import brow_strokes
+from gen.appearance.iris import sample_iris
 from gen.appearance.lips import lip_box
 from gen.config import AppearanceConfig
 from gen.uvmaps import face_layout
@@ -160,6 +161,18 @@ def test_undertone_widens_the_yellow_spread():
     assert res(lab_on).std() > 1.5 * res(lab_off).std()
     assert np.abs(lab_on[:, 0] - lab_off[:, 0]).max() < 2.0  # lightness nearly unchanged
     assert skin.lab(skin.linear_rgb(0.03, 0.01, 0.75, 0.05))[2] > skin.lab(skin.linear_rgb(0.03, 0.01, 0.75))[2] + 4
+
+
+def test_brown_irises_stay_brown():
+    # A hue turn in linear RGB once made some dark brown irises magenta (green below blue) or
+    # clipped their blue to 0; in encoded sRGB the same draws stay brown.
+    cfg = _cfg()
+    for name in ("dark_brown", "brown"):
+        named = AppearanceConfig().eyes.iris_colors[name]
+        rgb = np.array([sample_iris(cfg.iris, named, np.random.default_rng(i))["srgb"] for i in range(1500)])
+        assert (rgb[:, 1] < rgb[:, 2]).mean() < 0.025, name
+        assert ((rgb == 0) | (rgb == 255)).any(axis=1).mean() < 0.005, name  # clipped channels
+        assert (rgb[:, 0] >= rgb[:, 1]).all(), name  # red leads, as in every brown
 
 
 def _brow_rows_cols(lay, shape: dict):

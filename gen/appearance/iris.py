@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gen import skin
 from gen.appearance.paint import linear, srgb8
 from gen.lookconfig import IrisConfig
 
@@ -22,11 +23,14 @@ def rotate_hue(rgb: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def shift_color(lin: np.ndarray, hue_deg: float, log_light: float, log_chroma: float) -> np.ndarray:
-    """Linear RGB with its hue rotated, its chroma (distance from grey) scaled by exp(log_chroma)
-    and its brightness by exp(log_light)."""
-    grey = lin.mean() * np.ones(3)
-    c = rotate_hue(lin - grey, hue_deg) * np.exp(log_chroma)
-    return np.clip((grey + c) * np.exp(log_light), 1e-4, 1.0)
+    """Linear RGB with its hue rotated and its chroma (distance from grey) scaled by exp(log_chroma),
+    both in gamma-encoded sRGB, then its brightness scaled by exp(log_light). In linear RGB a dark
+    brown's blue and green are so small that a 10-degree turn made a fifth of dark-brown irises red
+    or magenta once encoded; the encoded values are much closer to even steps of perceived hue."""
+    enc = skin.srgb_encode(np.asarray(lin, np.float64))
+    grey = enc.mean() * np.ones(3)
+    enc = np.clip(grey + rotate_hue(enc - grey, hue_deg) * np.exp(log_chroma), 0.0, 1.0)
+    return np.clip(skin.srgb_decode(enc) * np.exp(log_light), 1e-4, 1.0)
 
 
 def sample_iris(cfg: IrisConfig, named_srgb, rng) -> dict:
