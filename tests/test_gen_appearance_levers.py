@@ -168,7 +168,7 @@ def test_brown_irises_stay_brown():
     # clipped their blue to 0; in encoded sRGB the same draws stay brown.
     cfg = _cfg()
     for name in ("dark_brown", "brown"):
-        named = AppearanceConfig().eyes.iris_colors[name]
+        named = cfg.eyes.iris_colors[name]
         rgb = np.array([sample_iris(cfg.iris, named, np.random.default_rng(i))["srgb"] for i in range(1500)])
         assert (rgb[:, 1] < rgb[:, 2]).mean() < 0.025, name
         assert ((rgb == 0) | (rgb == 255)).any(axis=1).mean() < 0.005, name  # clipped channels
