@@ -19,12 +19,15 @@ sysdeps:
 	  echo "facesynth: missing system GL packages; install them with: sudo apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri" >&2; exit 1; \
 	fi
 
+# PyOpenGL 3.1.9 goes over pyrender's pin of 3.1.0, which fails on Python 3.12+ at the first
+# texture upload; on Mesa 3.1.9 renders the same bytes, and it runs NVIDIA's EGL (docs/render.md).
 $(STAMP): pyproject.toml Makefile | sysdeps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0
+	$(BIN)/pip install -q --no-deps PyOpenGL==3.1.9
 	touch $@
 
 # The main job on the embedded local Ray: a small dataset with the default distributions.
