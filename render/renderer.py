@@ -7,6 +7,8 @@ nothing; an expression re-uploads positions and normals of the drawn vertices (g
 """
 from __future__ import annotations
 
+import atexit
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,12 @@ def _slot_node_class(pyrender):
     return SlotNode
 
 
+# Renderers still open at exit are closed before the interpreter tears modules down; left to
+# pyrender's __del__ then, PyOpenGL prints import errors (seen once triton was loaded first).
+_OPEN: "weakref.WeakSet[FaceRenderer]" = weakref.WeakSet()
+atexit.register(lambda: [r.close() for r in list(_OPEN)])
+
+
 class FaceRenderer:
     def __init__(self, model, size: int, msaa: int = 0, mesh=None):
         self.platform = egl.configure()
@@ -63,6 +71,7 @@ class FaceRenderer:
         except Exception as e:  # noqa: BLE001 - any EGL failure means the same thing to the user
             raise FacesynthError(f"could not create an EGL context ({type(e).__name__}: {e}); {egl.INSTALL_HINT}") from None
         self.renderer._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+        _OPEN.add(self)
         from OpenGL import GL
         self.gl_renderer = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")  # e.g. llvmpipe
         self.topo = topology(model, mesh)

@@ -53,3 +53,18 @@ def test_configure_makes_pyglet_headless_unless_the_user_chose():
         assert platform == "mesa-surfaceless"
         assert _configure_in_child({"__EGL_VENDOR_LIBRARY_FILENAMES": __file__ + "_nvidia.json"}).split()[0] \
             == "mesa-surfaceless"
+
+
+def test_one_process_renders_and_then_trains(face_model):
+    """Render, then make a torch optimizer, in one process, and exit cleanly. With a CUDA build of
+    torch on Mesa this segfaulted (triton loaded after llvmpipe) until render/egl.py loaded triton
+    first; renderers left open at exit printed PyOpenGL import errors until they were closed at exit."""
+    code = ("from gen.config import GenConfig; from gen.facemodel import load_model; "
+            "from render.config import RenderConfig; from render.pipeline import ImageMaker; "
+            "m = ImageMaker(load_model(), GenConfig(), RenderConfig(), seed=0); "
+            "assert len(m.render(m.identity(0), 0).image) > 0; import torch; "
+            "torch.optim.SGD([torch.nn.Parameter(torch.zeros(3))], lr=0.1); print('trained')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "trained"
+    assert "Unable to import" not in out.stderr and "Traceback" not in out.stderr
