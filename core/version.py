@@ -1,7 +1,8 @@
-"""facesynth's version: the installed distribution's, else pyproject.toml's in a checkout
-that pip never saw (a Ray job's working_dir)."""
+"""facesynth's version: pyproject.toml's where the checkout holds it (also one that pip never
+saw, such as a Ray job's working_dir), else the installed distribution's."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -9,9 +10,17 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 def version() -> str:
     try:
+        text = PYPROJECT.read_text()
+    except OSError:
+        text = ""
+    try:
         import tomllib
-        return str(tomllib.loads(PYPROJECT.read_text())["project"]["version"])
-    except (ImportError, OSError, KeyError, ValueError):
+        return str(tomllib.loads(text)["project"]["version"])
+    except ImportError:  # Python 3.10: the [project] table's version line
+        m = re.search(r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
+        if m:
+            return m.group(1)
+    except (KeyError, ValueError):
         pass
     try:
         from importlib.metadata import PackageNotFoundError, version as dist_version

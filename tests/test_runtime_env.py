@@ -13,7 +13,7 @@ import yaml
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+except ModuleNotFoundError:  # Python 3.10: pytest brings tomli there
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
