@@ -32,9 +32,7 @@ def _actor(rank: int, procs: int, identities: int, per: int, config: str | None,
         os.environ.setdefault(var, "1")
     sys.path.insert(0, str(ROOT))
     import cv2
-    import torch
     cv2.setNumThreads(1)
-    torch.set_num_threads(1)
     from gen.config import GenConfig
     from gen.facemodel import load_model
     from render.config import RenderConfig, load_render_config
